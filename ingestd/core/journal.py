@@ -1,0 +1,148 @@
+"""The journal: one per claimed file, an append-only list of JSON lines.
+
+Line 1 is `begin`: the ingestion's identity, written once staging is complete and before the
+first send. Each acknowledged chunk appends `ack`; a receiver that lost state and asks for an
+earlier chunk appends `rewind`; the acknowledged completion appends `completed`.
+
+Every line is flushed with fsync before the daemon acts on it, so a crash can only tear the last
+line, which `replay` ignores (`valid_length` tells where to cut before appending again). Any
+other damage raises JournalCorrupt: progress is never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from ingestd.errors import JournalCorrupt
+
+JOURNAL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Begin:
+    ingestion_id: str
+    inbox: str
+    file_name: str
+    file_type: str
+    file_size: int
+    file_sha256: str
+    claim_token: str
+    claimed_at: str
+    chunk_records: int
+    chunk_bytes: int
+    protocol: int
+    staged_size: int
+    index_sha256: str
+    chunk_count: int
+    total_records: int
+    journal_version: int = JOURNAL_VERSION
+    type: str = field(default="begin", init=False)
+
+
+@dataclass(frozen=True)
+class Ack:
+    chunk_number: int
+    record_offset: int
+    record_count: int
+    checksum: str
+    at: str
+    type: str = field(default="ack", init=False)
+
+
+@dataclass(frozen=True)
+class Rewind:
+    to_chunk: int
+    reason: str
+    at: str
+    type: str = field(default="rewind", init=False)
+
+
+@dataclass(frozen=True)
+class Completed:
+    chunk_count: int
+    total_records: int
+    at: str
+    type: str = field(default="completed", init=False)
+
+
+Entry = Begin | Ack | Rewind | Completed
+_TYPES: dict[str, type[Any]] = {"begin": Begin, "ack": Ack, "rewind": Rewind, "completed": Completed}
+
+
+def encode(entry: Entry) -> bytes:
+    return orjson.dumps(asdict(entry)) + b"\n"
+
+
+@dataclass
+class JournalState:
+    """What a journal says: who the ingestion is, and where to go on."""
+
+    begin: Begin
+    next_chunk: int = 0
+    acked_chunks: int = 0
+    last_ack_at: str | None = None
+    completed: bool = False
+    valid_length: int = 0
+    torn_tail: bool = False
+
+
+def replay(data: bytes) -> JournalState:
+    """Rebuild the state from a journal's bytes, tolerating only a torn last line."""
+    lines = data.split(b"\n")
+    tail = lines.pop()  # after the last newline: b"" unless the last append was torn
+    entries = [_decode(line, number) for number, line in enumerate(lines, start=1)]
+    if not entries:
+        raise JournalCorrupt("the journal has no complete begin entry", journal_line=1)
+    state = _start(entries[0])
+    for number, entry in enumerate(entries[1:], start=2):
+        advance(state, entry, number)
+    state.valid_length = len(data) - len(tail)
+    state.torn_tail = bool(tail)
+    return state
+
+
+def _decode(line: bytes, number: int) -> Entry:
+    try:
+        raw = orjson.loads(line)
+        kind = _TYPES[raw.pop("type")]
+        return kind(**raw)  # type: ignore[no-any-return]
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise JournalCorrupt(f"journal line {number} is damaged: {exc}", journal_line=number) from exc
+
+
+def _start(entry: Entry) -> JournalState:
+    if not isinstance(entry, Begin):
+        raise JournalCorrupt("the journal does not start with a begin entry", journal_line=1)
+    if entry.journal_version != JOURNAL_VERSION:
+        raise JournalCorrupt(
+            f"journal version {entry.journal_version} is not {JOURNAL_VERSION}", journal_line=1
+        )
+    return JournalState(begin=entry)
+
+
+def advance(state: JournalState, entry: Entry, number: int = 0) -> None:
+    """Apply one entry after begin to the state; raises JournalCorrupt on an impossible step."""
+    if state.completed:
+        raise JournalCorrupt("the journal goes on after its completion", journal_line=number)
+    if isinstance(entry, Ack):
+        if entry.chunk_number != state.next_chunk:
+            raise JournalCorrupt(
+                f"ack for chunk {entry.chunk_number} where chunk {state.next_chunk} was next",
+                journal_line=number,
+            )
+        state.next_chunk += 1
+        state.acked_chunks += 1
+        state.last_ack_at = entry.at
+    elif isinstance(entry, Rewind):
+        if entry.to_chunk > state.next_chunk:
+            raise JournalCorrupt(f"rewind forward to chunk {entry.to_chunk}", journal_line=number)
+        state.next_chunk = entry.to_chunk
+    elif isinstance(entry, Completed):
+        if state.next_chunk != state.begin.chunk_count:
+            raise JournalCorrupt("completion recorded before every chunk", journal_line=number)
+        state.completed = True
+    else:
+        raise JournalCorrupt("a second begin entry", journal_line=number)

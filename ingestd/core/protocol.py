@@ -1,0 +1,193 @@
+"""Wire protocol v1: the payloads ingestd sends and how it reads the receiver's answers.
+
+See docs/protocol.md for the full contract. Every payload is serialized once with orjson; the
+chunk's `records` are spliced in as pre-serialized canonical bytes (orjson.Fragment), so the
+checksum and the Content-Digest cover exactly what is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ingestd.core.chunking import ChunkSpan
+from ingestd.core.retry import parse_retry_after
+
+PROTOCOL_VERSION = 1
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+CHECKSUM_MISMATCH = "Checksum mismatch"
+OUT_OF_ORDER = "Out-of-order chunk"
+
+
+@dataclass(frozen=True)
+class Source:
+    inbox: str
+    file_name: str
+    file_type: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"inbox": self.inbox, "file_name": self.file_name, "file_type": self.file_type}
+
+
+def ingestion_id(inbox: str, file_name: str, size: int, file_sha256: str, claim_token: str) -> str:
+    """64 hex digits, the same for the same claim of the same file, new for every new claim."""
+    identity = orjson.dumps([PROTOCOL_VERSION, inbox, file_name, size, file_sha256, claim_token])
+    return hashlib.sha256(identity).hexdigest()
+
+
+def chunk_id(ingestion: str, number: int) -> str:
+    return f"{ingestion}:{number}"
+
+
+def chunk_body(
+    ingestion: str, span: ChunkSpan, records_json: bytes, is_last: bool, source: Source
+) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "chunk",
+            "ingestion_id": ingestion,
+            "chunk_number": span.number,
+            "chunk_id": chunk_id(ingestion, span.number),
+            "checksum": span.checksum,
+            "records": orjson.Fragment(records_json),
+            "is_last": is_last,
+            "record_offset": span.record_offset,
+            "source": source.as_dict(),
+        }
+    )
+
+
+def completion_body(
+    ingestion: str, chunk_count: int, total_records: int, file_sha256: str, source: Source
+) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "completion",
+            "status": "COMPLETED",
+            "ingestion_id": ingestion,
+            "chunk_number": chunk_count - 1,
+            "chunk_count": chunk_count,
+            "total_records": total_records,
+            "file_sha256": file_sha256,
+            "source": source.as_dict(),
+        }
+    )
+
+
+def content_digest(body: bytes) -> str:
+    """RFC 9530 Content-Digest of the exact body bytes."""
+    return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
+
+
+def request_headers(body: bytes, idempotency_key: str, user_agent: str) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "Content-Digest": content_digest(body),
+        "Idempotency-Key": idempotency_key,
+        "User-Agent": user_agent,
+    }
+
+
+# What an answer means for the chunk (or completion) that was sent.
+@dataclass(frozen=True)
+class Acknowledged:
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    reason: str
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class ResendChecksum:
+    reason: str
+
+
+@dataclass(frozen=True)
+class RewindTo:
+    chunk_number: int
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+    status: int
+    answer: str
+
+
+Decision = Acknowledged | RetryLater | ResendChecksum | RewindTo | Rejected
+
+
+def classify(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    sent_ingestion_id: str,
+    sent_chunk_number: int,
+    now: float,
+    completion: bool = False,
+) -> Decision:
+    """Read one HTTP answer; only an explicit `"ack": true` on a 2xx acknowledges.
+
+    For a completion, `sent_chunk_number` is the last chunk's number, and a receiver that is
+    missing that very chunk may ask for it.
+    """
+    retry_after = parse_retry_after(headers.get("retry-after"), now)
+    if status in TRANSIENT_STATUSES or status >= 500:
+        return RetryLater(f"HTTP {status}", retry_after)
+    answer = _json_object(body)
+    if 200 <= status < 300 and answer is None:
+        return RetryLater(f"HTTP {status} with a body that is not a JSON object", retry_after)
+    if answer is not None and answer.get("ack") is False:
+        rewind_limit = sent_chunk_number + 1 if completion else sent_chunk_number
+        return _refusal(answer, status, body, rewind_limit)
+    if not 200 <= status < 300:
+        return Rejected(f"HTTP {status}", status, _excerpt(body))
+    assert answer is not None
+    if answer.get("ack") is not True:
+        return Rejected("the answer has no \"ack\": true", status, _excerpt(body))
+    if not _names_what_was_sent(answer, sent_ingestion_id, sent_chunk_number):
+        return RetryLater("the answer names another ingestion or chunk")
+    return Acknowledged(duplicate=answer.get("duplicate") is True)
+
+
+def _refusal(answer: dict[str, Any], status: int, body: bytes, rewind_limit: int) -> Decision:
+    error = answer.get("error")
+    if error == CHECKSUM_MISMATCH:
+        return ResendChecksum(CHECKSUM_MISMATCH)
+    expected = answer.get("expected_chunk")
+    if error == OUT_OF_ORDER and _is_int(expected) and 0 <= expected < rewind_limit:
+        return RewindTo(expected)
+    return Rejected(f"refused: {error!r}", status, _excerpt(body))
+
+
+def _names_what_was_sent(answer: dict[str, Any], ingestion: str, chunk: int) -> bool:
+    if "ingestion_id" in answer and answer["ingestion_id"] != ingestion:
+        return False
+    return "chunk_number" not in answer or (
+        _is_int(answer["chunk_number"]) and answer["chunk_number"] == chunk
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _excerpt(body: bytes, limit: int = 2000) -> str:
+    return body[:limit].decode("utf-8", errors="replace")

@@ -1,0 +1,59 @@
+"""When is a dropped file ready? When its size and mtime have not changed for `settle_seconds`."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+TEMPORARY_SUFFIXES = (".part", ".filepart", ".tmp", ".partial", "~")
+
+
+def wanted(name: str, patterns: Iterable[str]) -> bool:
+    """Is `name` a file to ingest: not hidden, not an upload in progress, not a lock, matching a pattern."""
+    if name.startswith((".", "~$")) or name.endswith(TEMPORARY_SUFFIXES):
+        return False
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+@dataclass(frozen=True)
+class Observation:
+    size: int
+    mtime_ns: int
+    inode: int
+
+
+class Settler:
+    """Tracks candidates and tells which have been still long enough to claim."""
+
+    def __init__(self, settle_seconds: float) -> None:
+        self._settle = settle_seconds
+        self._seen: dict[str, tuple[Observation, float]] = {}
+
+    def observe(self, name: str, observation: Observation | None, now: float) -> None:
+        """Record what a stat showed now; None means the file is gone (or not a regular file)."""
+        if observation is None:
+            self._seen.pop(name, None)
+            return
+        previous = self._seen.get(name)
+        if previous is None or previous[0] != observation:
+            self._seen[name] = (observation, now)
+
+    def forget(self, name: str) -> None:
+        self._seen.pop(name, None)
+
+    def ready(self, now: float) -> list[str]:
+        """Names unchanged for settle_seconds, in name order."""
+        return sorted(n for n, (_, since) in self._seen.items() if now - since >= self._settle)
+
+    def next_deadline(self) -> float | None:
+        """When the earliest candidate becomes ready, if any is waiting."""
+        if not self._seen:
+            return None
+        return min(since for _, since in self._seen.values()) + self._settle
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._seen

@@ -1,0 +1,105 @@
+"""The exception tree says what happens next, not what went wrong.
+
+    IngestdError
+    ├── ConfigError            the configuration is unusable: refuse to start (exit 2)
+    ├── Transient              retry later; the file stays in work/ with its journal
+    │   ├── ReceiverUnavailable    connection error, timeout, 408/425/429/5xx, a non-JSON 2xx
+    │   └── SpoolIOError           a local write failed (disk full, I/O error): nothing was recorded
+    └── FileFailed             this file cannot be ingested: move it to failed/ with a report
+        ├── InvalidInput           the file's content is malformed or not records
+        ├── UnsafeFile             not a regular file, hard-linked, or swapped under us
+        ├── ReceiverRejected       the receiver refused the data for good
+        ├── JournalCorrupt         the journal is damaged beyond a torn last line
+        └── WorkDamaged            files in work/ changed behind the daemon's back
+
+    Interrupted                the daemon is stopping; the file stays in work/ to resume
+
+Foreign exceptions (httpx, OSError, ijson) are translated at the adapter that meets them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class IngestdError(Exception):
+    """Root of every error ingestd raises on purpose."""
+
+
+class ConfigError(IngestdError):
+    """The configuration cannot be used; the message names the key and the problem."""
+
+
+class Transient(IngestdError):
+    """Something outside the file is wrong for now; the same step is tried again later."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class ReceiverUnavailable(Transient):
+    """The receiver could not be reached or asked us to come back later."""
+
+
+class SpoolIOError(Transient):
+    """A local write failed; progress was not recorded and will be retried."""
+
+
+class FileFailed(IngestdError):
+    """This file is done for: it goes to failed/ with a report of what, where and what to do."""
+
+    kind = "failed"
+    advice = "Inspect the report, fix the file, and move it back into the inbox to ingest it again."
+
+    def __init__(self, message: str, **where: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = {k: v for k, v in where.items() if v is not None}
+
+
+class InvalidInput(FileFailed):
+    kind = "invalid_input"
+    advice = (
+        "Fix or re-export the file so that it is valid, then move it back into the inbox. "
+        "Nothing from this file was sent to the receiver."
+    )
+
+
+class UnsafeFile(FileFailed):
+    kind = "unsafe_file"
+    advice = (
+        "Drop a plain regular file (not a link, device or FIFO) into the inbox; "
+        "move a copy of the data back into the inbox if it should be ingested."
+    )
+
+
+class ReceiverRejected(FileFailed):
+    kind = "receiver_rejected"
+    advice = (
+        "The receiver refused this data; read its answer below, fix the cause on either side, "
+        "then move the file back into the inbox to start a new ingestion."
+    )
+
+
+class JournalCorrupt(FileFailed):
+    kind = "journal_corrupt"
+    advice = (
+        "The progress journal is damaged, so ingestd cannot tell what the receiver already has. "
+        "Check the receiver's state for this ingestion, then move the file back into the inbox "
+        "to start a new ingestion."
+    )
+
+
+class WorkDamaged(FileFailed):
+    kind = "work_damaged"
+    advice = (
+        "A file in work/ was changed, truncated or removed while ingestd owned it, so what was "
+        "sent cannot be vouched for. Check the receiver's state for this ingestion, then move an "
+        "intact copy of the file into the inbox to start a new ingestion."
+    )
+
+
+class Interrupted(Exception):
+    """The daemon is stopping; the file stays in work/ and resumes from its journal."""

@@ -1,0 +1,368 @@
+"""One claimed file from its claim to done/ or failed/: the only place that decides a file's fate.
+
+Steps, and what recovery does after a crash at each (see docs/recovery.md):
+  claimed      work/<token>/<name> exists, no journal  -> stage again from the claimed file
+  staged       staged file and index fsynced           -> (no journal yet) stage again
+  begun        journal with begin, fsynced              -> send from chunk 0
+  chunk k sent, not acknowledged                        -> send chunk k again
+  chunk k acknowledged and recorded                     -> send chunk k+1
+  completion acknowledged and recorded                  -> move to done/
+  report written (failure)                              -> move to failed/
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import stat
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+
+from ingestd import durable
+from ingestd.clock import Clock
+from ingestd.core import protocol
+from ingestd.core.chunking import ChunkLimits, ChunkSpan, checksum, records_array
+from ingestd.core.journal import Ack, Begin, Completed, JournalState, Rewind
+from ingestd.core.names import printable_name
+from ingestd.core.retry import backoff_delay
+from ingestd.errors import (
+    FileFailed,
+    Interrupted,
+    ReceiverRejected,
+    ReceiverUnavailable,
+    UnsafeFile,
+    WorkDamaged,
+)
+from ingestd.journal_file import JournalFile
+from ingestd.readers import Reader
+from ingestd.sender import Sender
+from ingestd.spool import Claim, Spool
+from ingestd.staging import read_span, stage
+
+log = structlog.get_logger("ingestd.ingest")
+
+MAX_CHECKSUM_RESENDS = 3
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    initial_delay: float
+    max_delay: float
+
+
+@dataclass
+class InboxRuntime:
+    """What an ingestion needs from its inbox; built by the daemon, faked by tests."""
+
+    name: str
+    spool: Spool
+    sender: Sender
+    reader: Reader
+    limits: ChunkLimits
+    retry: RetryPolicy
+    clock: Clock
+    stop: threading.Event
+    rand: Callable[[], float] = field(default=random.random)
+
+
+def iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+class Ingestion:
+    def __init__(self, claim: Claim, inbox: InboxRuntime) -> None:
+        self.claim = claim
+        self.inbox = inbox
+        self.journal: JournalFile | None = None
+        self.log = log.bind(inbox=inbox.name, file=printable_name(claim.name), claim=claim.token)
+
+    def run(self) -> str:
+        """Take the file as far as it goes: 'done', 'failed', or raise Interrupted/Transient."""
+        try:
+            if self.claim.report.exists():
+                return self._move("failed")
+            self.journal = self._open_or_stage()
+            self._deliver_all()
+            return self._move("done")
+        except FileFailed as failure:
+            self._report(failure)
+            return self._move("failed")
+        finally:
+            if self.journal is not None:
+                self.journal.close()
+
+    # -- preparing ---------------------------------------------------------------------------
+
+    def _open_or_stage(self) -> JournalFile:
+        if self.claim.journal.exists():
+            journal = JournalFile.open(self.claim.journal)
+            self.log = self.log.bind(ingestion_id=journal.state.begin.ingestion_id)
+            if not journal.state.completed:
+                self._check_work_files(journal.state.begin)
+            self.log.info("resuming", next_chunk=journal.state.next_chunk)
+            return journal
+        return self._stage()
+
+    def _stage(self) -> JournalFile:
+        claim, inbox = self.claim, self.inbox
+        try:
+            fd, _ = durable.open_regular(claim.data)
+        except durable.NotRegular as exc:
+            raise UnsafeFile(_unsafe_reason(exc.info)) from exc
+        except OSError as exc:
+            raise UnsafeFile(f"cannot open the claimed file safely: {exc.strerror}") from exc
+        try:
+            started = inbox.clock.monotonic()
+            staged = stage(
+                fd, inbox.reader, inbox.limits, claim.staged, claim.index, inbox.stop
+            )
+        finally:
+            os.close(fd)
+        durable.fsync_dir(claim.folder)
+        ingestion = protocol.ingestion_id(
+            inbox.name, printable_name(claim.name), staged.file_size, staged.file_sha256, claim.token
+        )
+        begin = Begin(
+            ingestion_id=ingestion,
+            inbox=inbox.name,
+            file_name=printable_name(claim.name),
+            file_type=inbox.reader.file_type,
+            file_size=staged.file_size,
+            file_sha256=staged.file_sha256,
+            claim_token=claim.token,
+            claimed_at=iso(inbox.clock.now()),
+            chunk_records=inbox.limits.records,
+            chunk_bytes=inbox.limits.bytes,
+            protocol=protocol.PROTOCOL_VERSION,
+            staged_size=staged.staged_size,
+            index_sha256=staged.index_sha256,
+            chunk_count=staged.chunk_count,
+            total_records=staged.total_records,
+        )
+        journal = JournalFile.create(claim.journal, begin)
+        self.log = self.log.bind(ingestion_id=ingestion)
+        self.log.info(
+            "validated and staged",
+            records=staged.total_records,
+            chunks=staged.chunk_count,
+            bytes=staged.file_size,
+            seconds=round(inbox.clock.monotonic() - started, 3),
+        )
+        return journal
+
+    def _check_work_files(self, begin: Begin) -> None:
+        """Refuse to go on if the files the journal vouches for were changed behind our back."""
+        expected = {
+            self.claim.data: begin.file_size,
+            self.claim.staged: begin.staged_size,
+            self.claim.index: begin.chunk_count * ChunkSpan.SIZE,
+        }
+        for path, size in expected.items():
+            try:
+                actual = os.lstat(path).st_size
+            except FileNotFoundError:
+                raise WorkDamaged(f"{path.name} is missing from work/") from None
+            if actual != size:
+                raise WorkDamaged(f"{path.name} is {actual} bytes, the journal says {size}")
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _deliver_all(self) -> None:
+        assert self.journal is not None
+        state = self.journal.state
+        if state.completed:
+            return
+        fd = os.open(self.claim.staged, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        try:
+            while not state.completed:
+                if state.next_chunk < state.begin.chunk_count:
+                    self._send_chunk(fd, state)
+                else:
+                    self._send_completion(state)
+        finally:
+            os.close(fd)
+
+    def _send_chunk(self, fd: int, state: JournalState) -> None:
+        begin = state.begin
+        span = self._span(state.next_chunk)
+        records = records_array(os.pread(fd, span.byte_end - span.byte_start, span.byte_start))
+        if checksum(records) != span.checksum:
+            raise WorkDamaged(f"the staged data of chunk {span.number} does not match its checksum")
+        is_last = span.number == begin.chunk_count - 1
+        body = protocol.chunk_body(begin.ingestion_id, span, records, is_last, self._source(begin))
+        decision = self._deliver(body, span.number)
+        assert self.journal is not None
+        if isinstance(decision, protocol.RewindTo):
+            self._rewind(decision.chunk_number)
+            return
+        self.journal.append(
+            Ack(span.number, span.record_offset, span.record_count, span.checksum, self._now())
+        )
+        self.log.info(
+            "chunk acknowledged",
+            chunk_number=span.number,
+            of=begin.chunk_count,
+            records=span.record_count,
+            duplicate=decision.duplicate or None,
+        )
+
+    def _send_completion(self, state: JournalState) -> None:
+        begin = state.begin
+        body = protocol.completion_body(
+            begin.ingestion_id,
+            begin.chunk_count,
+            begin.total_records,
+            begin.file_sha256,
+            self._source(begin),
+        )
+        decision = self._deliver(body, begin.chunk_count - 1, completion=True)
+        assert self.journal is not None
+        if isinstance(decision, protocol.RewindTo):
+            self._rewind(decision.chunk_number)
+            return
+        self.journal.append(Completed(begin.chunk_count, begin.total_records, self._now()))
+        self.log.info("completion acknowledged", records=begin.total_records)
+
+    def _rewind(self, to_chunk: int) -> None:
+        assert self.journal is not None
+        self.log.warning("receiver asked to resend from an earlier chunk", expected_chunk=to_chunk)
+        self.journal.append(Rewind(to_chunk, "receiver answered Out-of-order chunk", self._now()))
+
+    def _deliver(
+        self, body: bytes, number: int, completion: bool = False
+    ) -> protocol.Acknowledged | protocol.RewindTo:
+        """Post until the receiver acknowledges, asks for a rewind, or refuses for good."""
+        assert self.journal is not None
+        ingestion = self.journal.state.begin.ingestion_id
+        key = f"{ingestion}:completion" if completion else protocol.chunk_id(ingestion, number)
+        attempt = mismatches = 0
+        while True:
+            if self.inbox.stop.is_set():
+                raise Interrupted()
+            decision = self._post(body, key, ingestion, number, completion)
+            if isinstance(decision, (protocol.Acknowledged, protocol.RewindTo)):
+                return decision
+            if isinstance(decision, protocol.Rejected):
+                raise ReceiverRejected(
+                    f"the receiver refused chunk {number}: {decision.reason}"
+                    if not completion
+                    else f"the receiver refused the completion: {decision.reason}",
+                    chunk_number=None if completion else number,
+                    http_status=decision.status,
+                    receiver_answer=decision.answer,
+                )
+            retry_after = None
+            if isinstance(decision, protocol.ResendChecksum):
+                mismatches += 1
+                if mismatches > MAX_CHECKSUM_RESENDS:
+                    raise ReceiverRejected(
+                        f"the receiver answered 'Checksum mismatch' {mismatches} times",
+                        chunk_number=number,
+                    )
+            else:
+                retry_after = decision.retry_after
+            self._wait_to_retry(attempt, decision.reason, retry_after, number)
+            attempt += 1
+
+    def _post(
+        self, body: bytes, key: str, ingestion: str, number: int, completion: bool
+    ) -> protocol.Decision:
+        try:
+            answer = self.inbox.sender.post(body, key)
+        except ReceiverUnavailable as exc:
+            return protocol.RetryLater(exc.reason, exc.retry_after)
+        return protocol.classify(
+            answer.status,
+            answer.headers,
+            answer.body,
+            sent_ingestion_id=ingestion,
+            sent_chunk_number=number,
+            now=self.inbox.clock.now(),
+            completion=completion,
+        )
+
+    def _wait_to_retry(
+        self, attempt: int, reason: str, retry_after: float | None, number: int
+    ) -> None:
+        policy = self.inbox.retry
+        delay = backoff_delay(
+            attempt,
+            base=policy.initial_delay,
+            cap=policy.max_delay,
+            rand=self.inbox.rand,
+            retry_after=retry_after,
+        )
+        self.log.warning(
+            "receiver not ready, will retry",
+            reason=reason,
+            chunk_number=number,
+            attempt=attempt + 1,
+            delay_seconds=round(delay, 3),
+        )
+        if self.inbox.clock.wait(delay, self.inbox.stop):
+            raise Interrupted()
+
+    # -- finishing ---------------------------------------------------------------------------
+
+    def _report(self, failure: FileFailed) -> None:
+        state = self.journal.state if self.journal else None
+        report: dict[str, Any] = {
+            "file": printable_name(self.claim.name),
+            "inbox": self.inbox.name,
+            "ingestion_id": state.begin.ingestion_id if state else None,
+            "failed_at": self._now(),
+            "reason": failure.kind,
+            "error": failure.message,
+            "where": failure.where,
+            "chunks_acknowledged": state.next_chunk if state else 0,
+            "records_acknowledged": self._records_acknowledged(state),
+            "what_to_do": failure.advice,
+        }
+        self.log.error("file failed", reason=failure.kind, error=failure.message, **failure.where)
+        durable.write_file(self.claim.report, orjson.dumps(report, option=orjson.OPT_INDENT_2))
+
+    def _move(self, outcome: str) -> str:
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+        target = self.inbox.spool.finish(self.claim, outcome, self.inbox.clock.now())
+        self.log.info("file finished", outcome=outcome, moved_to=printable_name(str(target)))
+        return outcome
+
+    def _span(self, number: int) -> ChunkSpan:
+        try:
+            return read_span(self.claim.index, number)
+        except (OSError, EOFError) as exc:
+            raise WorkDamaged(f"the chunk index cannot be read: {exc}") from exc
+
+    def _records_acknowledged(self, state: JournalState | None) -> int | None:
+        if state is None or state.next_chunk == 0:
+            return 0
+        if state.next_chunk >= state.begin.chunk_count:
+            return state.begin.total_records
+        try:
+            return self._span(state.next_chunk).record_offset
+        except WorkDamaged:
+            return None
+
+    def _source(self, begin: Begin) -> protocol.Source:
+        return protocol.Source(begin.inbox, begin.file_name, begin.file_type)
+
+    def _now(self) -> str:
+        return iso(self.inbox.clock.now())
+
+
+def _unsafe_reason(info: os.stat_result) -> str:
+    if not stat.S_ISREG(info.st_mode):
+        return f"the claimed entry is not a regular file ({stat.filemode(info.st_mode)})"
+    return (
+        f"the claimed file has {info.st_nlink} hard links; a file linked from elsewhere is "
+        "refused so that nothing outside the spool is read"
+    )
+

@@ -1,0 +1,132 @@
+"""The receiver's protocol logic, independent of any HTTP server: request in, answer out."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ingestd.core.protocol import CHECKSUM_MISMATCH, OUT_OF_ORDER
+from ingestd.receiver.store import Store
+
+Response = tuple[int, bytes]
+_DIGEST = re.compile(r"sha-256=:([A-Za-z0-9+/=]+):")
+
+
+class ReceiverApp:
+    """Accepts chunks strictly in order, recognises resends by chunk number, stores durably."""
+
+    def __init__(self, data: Path) -> None:
+        self.store = Store(data)
+        self._lock = threading.Lock()
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        if method == "GET" and path == "/health":
+            return _json(200, {"ok": True})
+        if method == "GET" and path == "/ingestions":
+            with self._lock:
+                return _json(200, {"ingestions": self.store.summary()})
+        if method != "POST":
+            return _json(405, {"ack": False, "error": "Method not allowed"})
+        return self._post(headers, body)
+
+    def _post(self, headers: Mapping[str, str], body: bytes) -> Response:
+        if not _digest_matches(headers, body):
+            return _refuse(CHECKSUM_MISMATCH, detail="Content-Digest does not match the body")
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return _json(400, {"ack": False, "error": "Body is not JSON"})
+        if not isinstance(payload, dict) or not isinstance(payload.get("ingestion_id"), str):
+            return _json(400, {"ack": False, "error": "Not a chunk or completion"})
+        with self._lock:
+            if payload.get("type") == "chunk":
+                return self._chunk(payload)
+            if payload.get("type") == "completion":
+                return self._completion(payload)
+        return _json(400, {"ack": False, "error": f"Unknown type {payload.get('type')!r}"})
+
+    def _chunk(self, payload: dict[str, Any]) -> Response:
+        ingestion, number = payload["ingestion_id"], payload.get("chunk_number")
+        records = payload.get("records")
+        if not isinstance(number, int) or not isinstance(records, list):
+            return _json(400, {"ack": False, "error": "chunk_number or records missing"})
+        canonical = orjson.dumps(records, option=orjson.OPT_SORT_KEYS)
+        if hashlib.sha256(canonical).hexdigest() != payload.get("checksum"):
+            return _refuse(CHECKSUM_MISMATCH)
+        row = self.store.ingestion(ingestion)
+        if row.completed:
+            return _refuse("Ingestion already completed")
+        if number < row.next_chunk:
+            return self._resent(ingestion, number, payload["checksum"])
+        if number > row.next_chunk:
+            self.store.note(ingestion, number, "out_of_order")
+            return _refuse(OUT_OF_ORDER, expected_chunk=row.next_chunk)
+        if payload.get("record_offset") != row.records:
+            return _refuse(f"record_offset should be {row.records}")
+        lines = b"".join(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n" for r in records)
+        source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
+        self.store.accept_chunk(
+            row, number, payload["checksum"], row.records, lines, len(records), source
+        )
+        return _ack(ingestion, number)
+
+    def _resent(self, ingestion: str, number: int, checksum: str) -> Response:
+        if self.store.checksum_of(ingestion, number) != checksum:
+            return _refuse("Chunk differs from the one already accepted")
+        self.store.note(ingestion, number, "duplicate")
+        return _ack(ingestion, number, duplicate=True)
+
+    def _completion(self, payload: dict[str, Any]) -> Response:
+        ingestion = payload["ingestion_id"]
+        row = self.store.ingestion(ingestion)
+        chunk_count, total = payload.get("chunk_count"), payload.get("total_records")
+        if not isinstance(chunk_count, int) or not isinstance(total, int):
+            return _json(400, {"ack": False, "error": "chunk_count or total_records missing"})
+        if row.completed:
+            self.store.note(ingestion, -1, "duplicate")
+            return _ack(ingestion, payload.get("chunk_number"), duplicate=True)
+        if chunk_count > row.next_chunk:
+            return _refuse(OUT_OF_ORDER, expected_chunk=row.next_chunk)
+        if chunk_count != row.next_chunk or total != row.records:
+            return _refuse(
+                f"Completion does not match: received {row.next_chunk} chunks and "
+                f"{row.records} records"
+            )
+        source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
+        self.store.complete(row, str(payload.get("file_sha256")), source)
+        return _ack(ingestion, payload.get("chunk_number"))
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _digest_matches(headers: Mapping[str, str], body: bytes) -> bool:
+    found = _DIGEST.search(headers.get("content-digest", ""))
+    if found is None:
+        return False
+    try:
+        return base64.b64decode(found.group(1), validate=True) == hashlib.sha256(body).digest()
+    except ValueError:
+        return False
+
+
+def _ack(ingestion: str, number: object, duplicate: bool = False) -> Response:
+    answer: dict[str, Any] = {"ack": True, "ingestion_id": ingestion, "chunk_number": number}
+    if duplicate:
+        answer["duplicate"] = True
+    return _json(200, answer)
+
+
+def _refuse(error: str, **extra: Any) -> Response:
+    return _json(200, {"ack": False, "error": error, **extra})
+
+
+def _json(status: int, value: Any) -> Response:
+    return status, orjson.dumps(value)

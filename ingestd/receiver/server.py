@@ -1,0 +1,82 @@
+"""A small threaded HTTP/1.1 server around ReceiverApp, with Nagle off so answers leave at once."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from ingestd.receiver.app import ReceiverApp
+
+MAX_BODY = 256 * 1024 * 1024
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:
+        self._answer(b"")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._send(413, b'{"ack":false,"error":"Body too large"}')
+            self.close_connection = True
+            return
+        self._answer(self.rfile.read(length))
+
+    def _answer(self, body: bytes) -> None:
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, answer = self.server.app.handle(self.command, self.path, headers, body)
+        self._send(status, answer)
+
+    def _send(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: ReceiverApp) -> None:
+        self.app = app
+        super().__init__(address, _Handler)
+
+
+class ReceiverServer:
+    """Serves the reference receiver on a loopback port until stopped."""
+
+    def __init__(self, data: Path, host: str = "127.0.0.1", port: int = 9000) -> None:
+        self.app = ReceiverApp(data)
+        self._server = _Server((host, port), self.app)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/callback"
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.2)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="receiver", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self.app.close()

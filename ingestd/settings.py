@@ -1,0 +1,104 @@
+"""Configuration: the only place it is read. A TOML file, overridden by INGESTD_* variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from ingestd.errors import ConfigError
+
+
+class InboxSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    root: Path
+    callback_url: str
+    patterns: list[str] = Field(default_factory=lambda: ["*.json"], min_length=1)
+    chunk_records: int = Field(500, ge=1)
+    chunk_bytes: int = Field(1048576, ge=1024)
+    settle_seconds: float = Field(2.0, ge=0)
+    request_timeout_seconds: float = Field(30, gt=0)
+    retry_max_delay_seconds: float = Field(60, gt=0)
+    retry_initial_delay_seconds: float = Field(0.5, gt=0)
+    json_items_path: str = "item"
+    workers: int = Field(1, ge=1, le=64)
+    rescan_seconds: float = Field(30, gt=0)
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("json_items_path")
+    @classmethod
+    def _items_path(cls, value: str) -> str:
+        if value != "item" and not value.endswith(".item"):
+            raise ValueError("must name the items of an array: 'item' or a path ending in '.item'")
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INGESTD_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    inbox: list[InboxSettings] = Field(min_length=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @model_validator(mode="after")
+    def _distinct_inboxes(self) -> Settings:
+        for attribute in ("name", "root"):
+            values = [getattr(inbox, attribute) for inbox in self.inbox]
+            repeated = {str(v) for v in values if values.count(v) > 1}
+            if repeated:
+                raise ValueError(f"inbox {attribute} must be unique: {', '.join(sorted(repeated))}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+
+def config_path(explicit: str | None) -> Path | None:
+    """--config wins, then INGESTD_CONFIG; None means the embedded default."""
+    chosen = explicit or os.environ.get("INGESTD_CONFIG")
+    return Path(chosen) if chosen else None
+
+
+def load(path: Path) -> Settings:
+    """Read and validate a config file; ConfigError names the key and the problem."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
+    return from_mapping(data, str(path))
+
+
+def from_mapping(data: dict[str, Any], origin: str = "config") -> Settings:
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: " + "; ".join(_describe(e) for e in exc.errors())) from exc
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    return f"{where}: {error['msg']}"

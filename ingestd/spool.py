@@ -1,0 +1,189 @@
+"""The folders of one inbox: scan and settle, claim by rename, recover claims, finish to done/failed."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from ingestd import durable
+from ingestd.core.names import printable_name
+from ingestd.core.settle import Observation, wanted
+from ingestd.errors import ConfigError
+
+log = structlog.get_logger("ingestd.spool")
+
+SUFFIXES = (".journal", ".staged", ".index", ".error.json", ".tmp")
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def done(self) -> Path:
+        return self.root / "done"
+
+    @property
+    def failed(self) -> Path:
+        return self.root / "failed"
+
+    def folders(self) -> tuple[Path, Path, Path, Path]:
+        return (self.inbox, self.work, self.done, self.failed)
+
+    def create(self) -> None:
+        """Create the four folders if missing and insist they share one filesystem."""
+        for folder in self.folders():
+            try:
+                durable.make_dirs(folder)
+            except OSError as exc:
+                raise ConfigError(f"cannot create {folder}: {exc.strerror}") from exc
+        devices = {folder: os.stat(folder).st_dev for folder in self.folders()}
+        if len(set(devices.values())) > 1:
+            listing = ", ".join(f"{f} (device {d})" for f, d in devices.items())
+            raise ConfigError(
+                f"{self.root}: inbox/, work/, done/ and failed/ must be on one filesystem so that "
+                f"moving a file is an atomic rename; they are on several: {listing}"
+            )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claimed file: work/<token>/<name>, with <name>.journal, .staged, .index beside it."""
+
+    folder: Path
+    name: str
+
+    @property
+    def token(self) -> str:
+        return self.folder.name
+
+    @property
+    def data(self) -> Path:
+        return self.folder / self.name
+
+    def beside(self, suffix: str) -> Path:
+        return self.folder / (self.name + suffix)
+
+    @property
+    def journal(self) -> Path:
+        return self.beside(".journal")
+
+    @property
+    def staged(self) -> Path:
+        return self.beside(".staged")
+
+    @property
+    def index(self) -> Path:
+        return self.beside(".index")
+
+    @property
+    def report(self) -> Path:
+        return self.beside(".error.json")
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> Claim | None:
+        """The claim a work/ folder holds: its data file is the name every other entry extends."""
+        entries = os.listdir(folder)
+        if not entries:
+            return None
+        return cls(folder, min(entries, key=len))
+
+
+def new_token(now: float) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    return f"{stamp}-{secrets.token_hex(4)}"
+
+
+class Spool:
+    """File moves for one inbox; every move is a rename within one filesystem, fsynced."""
+
+    def __init__(self, layout: Layout, patterns: list[str]) -> None:
+        self.layout = layout
+        self._patterns = patterns
+        self._warned: set[str] = set()
+
+    def look(self, name: str) -> Observation | None:
+        """Stat an inbox entry without following links; None if it is not a wanted regular file."""
+        if not wanted(name, self._patterns):
+            return None
+        try:
+            info = os.lstat(self.layout.inbox / name)
+        except FileNotFoundError:
+            self._warned.discard(name)
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            self._warn_once(name, info)
+            return None
+        return Observation(info.st_size, info.st_mtime_ns, info.st_ino)
+
+    def scan(self) -> list[str]:
+        """Names in the inbox worth watching (wanted by the patterns)."""
+        names = [n for n in os.listdir(self.layout.inbox) if wanted(n, self._patterns)]
+        self._warned &= set(names)
+        return names
+
+    def claim(self, name: str, now: float) -> Claim | None:
+        """Rename inbox/<name> into a fresh work/<token>/ folder; None if another process won."""
+        folder = self.layout.work / new_token(now)
+        os.mkdir(folder, 0o750)
+        durable.fsync_dir(self.layout.work)
+        try:
+            durable.rename_noreplace(self.layout.inbox / name, folder / name)
+        except FileNotFoundError:
+            os.rmdir(folder)
+            return None
+        durable.fsync_dir(folder)
+        durable.fsync_dir(self.layout.inbox)
+        return Claim(folder, name)
+
+    def claims(self) -> list[Claim]:
+        """Claims left in work/, oldest first; empty folders of interrupted claims are removed."""
+        found = []
+        for entry in sorted(os.listdir(self.layout.work)):
+            folder = self.layout.work / entry
+            if not folder.is_dir() or folder.is_symlink():
+                continue
+            claim = Claim.in_folder(folder)
+            if claim is None:
+                os.rmdir(folder)
+                continue
+            found.append(claim)
+        return found
+
+    def finish(self, claim: Claim, outcome: str, now: float) -> Path:
+        """Move the whole claim folder (file and receipt) to done/ or failed/, under today's date."""
+        for leftover in (claim.staged, claim.index):
+            durable.unlink_quietly(leftover)
+        base = self.layout.done if outcome == "done" else self.layout.failed
+        day = base / time.strftime("%Y-%m-%d", time.gmtime(now))
+        durable.make_dirs(day)
+        target = day / claim.token
+        durable.rename_noreplace(claim.folder, target)
+        durable.fsync_dir(day)
+        durable.fsync_dir(self.layout.work)
+        return target / claim.name
+
+    def _warn_once(self, name: str, info: os.stat_result) -> None:
+        if name in self._warned:
+            return
+        self._warned.add(name)
+        log.warning(
+            "ignoring an inbox entry that is not a regular file",
+            file=printable_name(name),
+            mode=stat.filemode(info.st_mode),
+        )
+

@@ -1,0 +1,131 @@
+"""The validation pass: read the whole claimed file once, check every record, and stage it.
+
+The staged file holds one canonical record per line; the index holds one fixed-size entry per
+chunk (record range, byte range, checksum). Both are fsynced before the journal's begin entry
+is written, and nothing is sent before that, so a malformed file never reaches the receiver.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from ingestd.core.chunking import ChunkLimits, ChunkPlanner, ChunkSpan
+from ingestd.errors import Interrupted, InvalidInput
+from ingestd.readers import Reader, SourceStream
+
+_BUFFER = 1 << 20
+_STOP_CHECK_EVERY = 4096
+
+
+@dataclass(frozen=True)
+class Staged:
+    file_size: int
+    file_sha256: str
+    total_records: int
+    chunk_count: int
+    staged_size: int
+    index_sha256: str
+
+
+def stage(
+    fd: int,
+    reader: Reader,
+    limits: ChunkLimits,
+    staged: Path,
+    index: Path,
+    stop: threading.Event | None = None,
+) -> Staged:
+    """Validate and stage the file open on `fd`; raises InvalidInput saying what and where."""
+    if os.fstat(fd).st_size == 0:
+        raise InvalidInput("the file is empty (0 bytes): an empty export is not an empty catalog")
+    stream = SourceStream(fd)
+    planner = ChunkPlanner(limits)
+    with open(staged, "wb", buffering=_BUFFER) as out, _IndexWriter(index) as spans:
+        total = 0
+        for total, record in enumerate(reader.records(stream), start=1):
+            if stop is not None and total % _STOP_CHECK_EVERY == 0 and stop.is_set():
+                raise Interrupted()
+            line = _canonical(record, total - 1, stream.position)
+            spans.add(planner.add(line))
+            out.write(line)
+            out.write(b"\n")
+        stream.drain()
+        spans.add(planner.finish())
+        _sync(out)
+        staged_size = out.tell()
+    return Staged(
+        file_size=stream.position,
+        file_sha256=stream.sha256(),
+        total_records=total,
+        chunk_count=spans.count,
+        staged_size=staged_size,
+        index_sha256=spans.sha256(),
+    )
+
+
+def _canonical(record: object, index: int, position: int) -> bytes:
+    if not isinstance(record, dict):
+        raise InvalidInput(
+            f"record {index} is {_kind(record)}, not an object",
+            record_index=index,
+            byte_offset=position,
+        )
+    try:
+        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidInput(
+            f"record {index} cannot be sent as JSON: {exc}",
+            record_index=index,
+            byte_offset=position,
+        ) from exc
+
+
+def _kind(value: object) -> str:
+    names = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "an array"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def read_span(index: Path, number: int) -> ChunkSpan:
+    with open(index, "rb") as f:
+        f.seek(number * ChunkSpan.SIZE)
+        data = f.read(ChunkSpan.SIZE)
+    if len(data) != ChunkSpan.SIZE:
+        raise EOFError(f"chunk {number} is missing from the index")
+    return ChunkSpan.unpack(data)
+
+
+class _IndexWriter:
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "wb", buffering=_BUFFER)
+        self._hash = hashlib.sha256()
+        self.count = 0
+
+    def add(self, span: ChunkSpan | None) -> None:
+        if span is None:
+            return
+        packed = span.pack()
+        self._file.write(packed)
+        self._hash.update(packed)
+        self.count += 1
+
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def __enter__(self) -> _IndexWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            _sync(self._file)
+        self._file.close()
+
+
+def _sync(f: object) -> None:
+    f.flush()  # type: ignore[attr-defined]
+    os.fsync(f.fileno())  # type: ignore[attr-defined]
