@@ -1,0 +1,92 @@
+import hashlib
+
+import orjson
+import pytest
+
+from ingestd.core.chunking import ChunkLimits, ChunkPlanner, ChunkSpan, checksum, records_array
+
+
+def canonical(record: dict) -> bytes:
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+
+
+def plan(records: list[dict], limits: ChunkLimits) -> list[ChunkSpan]:
+    planner = ChunkPlanner(limits)
+    spans = [s for r in records if (s := planner.add(canonical(r)))]
+    last = planner.finish()
+    return spans + ([last] if last else [])
+
+
+def staged(records: list[dict]) -> bytes:
+    return b"".join(canonical(r) + b"\n" for r in records)
+
+
+def test_records_array_is_what_orjson_makes_of_the_list():
+    """A chunk's bytes are exactly orjson.dumps(records, OPT_SORT_KEYS), the receiver's input."""
+    records = [{"b": 1, "a": "x\ny"}, {"z": [1, 2.5], "é": None}, {}]
+    assert records_array(staged(records)) == orjson.dumps(records, option=orjson.OPT_SORT_KEYS)
+    assert records_array(b"") == b"[]"
+
+
+def test_checksum_is_sha256_hex_of_the_sorted_array():
+    """The checksum is the lowercase hex SHA-256 the earlier receivers compute."""
+    records = [{"b": 2, "a": 1}]
+    expected = hashlib.sha256(b'[{"a":1,"b":2}]').hexdigest()
+    assert checksum(records_array(staged(records))) == expected
+
+
+@pytest.mark.parametrize("count,limit,sizes", [(10, 3, [3, 3, 3, 1]), (6, 3, [3, 3]), (1, 5, [1])])
+def test_chunks_close_at_the_record_limit(count, limit, sizes):
+    """A chunk is flushed when it holds chunk_records records."""
+    records = [{"i": i} for i in range(count)]
+    spans = plan(records, ChunkLimits(records=limit, bytes=1 << 20))
+    assert [s.record_count for s in spans] == sizes
+    assert [s.number for s in spans] == list(range(len(sizes)))
+
+
+def test_chunks_close_before_the_byte_limit_is_exceeded():
+    """Adding a record must never push a chunk's serialized records past chunk_bytes."""
+    records = [{"v": "x" * 40} for _ in range(20)]
+    limit = 200
+    spans = plan(records, ChunkLimits(records=1000, bytes=limit))
+    data = staged(records)
+    for span in spans:
+        array = records_array(data[span.byte_start : span.byte_end])
+        assert len(array) <= limit
+        assert array == orjson.dumps(records[span.record_offset : span.record_offset + span.record_count])
+    assert sum(s.record_count for s in spans) == 20
+    assert len(spans) > 1
+
+
+def test_a_record_larger_than_chunk_bytes_travels_alone():
+    """An oversized record gets a chunk of its own; its neighbours are not merged with it."""
+    records = [{"a": 1}, {"big": "x" * 5000}, {"c": 3}]
+    spans = plan(records, ChunkLimits(records=100, bytes=1024))
+    assert [s.record_count for s in spans] == [1, 1, 1]
+    assert spans[1].record_offset == 1
+
+
+def test_no_records_means_no_chunk():
+    """An empty array sends no chunk at all, only the completion."""
+    assert plan([], ChunkLimits(records=10, bytes=1024)) == []
+
+
+def test_spans_tile_records_and_bytes_and_carry_their_checksums():
+    """Chunk boundaries cover every record and byte exactly once, with matching checksums."""
+    records = [{"i": i, "pad": "p" * (i % 7)} for i in range(101)]
+    data = staged(records)
+    spans = plan(records, ChunkLimits(records=7, bytes=300))
+    assert spans[0].record_offset == 0 and spans[0].byte_start == 0
+    for before, after in zip(spans, spans[1:]):
+        assert after.record_offset == before.record_offset + before.record_count
+        assert after.byte_start == before.byte_end
+    assert spans[-1].byte_end == len(data)
+    for span in spans:
+        assert span.checksum == checksum(records_array(data[span.byte_start : span.byte_end]))
+
+
+def test_span_packs_to_a_fixed_size_and_back():
+    span = ChunkSpan(3, 1500, 500, 123456, 234567, "ab" * 32)
+    packed = span.pack()
+    assert len(packed) == ChunkSpan.SIZE
+    assert ChunkSpan.unpack(packed) == span

@@ -1,0 +1,79 @@
+import pytest
+
+from ingestd.core.journal import Ack, Begin, Completed, Rewind, encode, replay
+from ingestd.errors import JournalCorrupt
+
+BEGIN = Begin(
+    ingestion_id="f" * 64, inbox="products", file_name="p.json", file_type="json",
+    file_size=100, file_sha256="a" * 64, claim_token="t", claimed_at="2026-11-26T00:00:00Z",
+    chunk_records=2, chunk_bytes=1024, protocol=1, staged_size=90, index_sha256="b" * 64,
+    chunk_count=3, total_records=5,
+)
+
+
+def ack(n: int) -> Ack:
+    return Ack(n, n * 2, 2, "c" * 64, "2026-11-26T00:00:01Z")
+
+
+def journal(*entries) -> bytes:
+    return b"".join(encode(e) for e in (BEGIN, *entries))
+
+
+def test_replay_resumes_after_the_last_acknowledged_chunk():
+    """Resume starts at the first chunk after the last recorded ACK."""
+    state = replay(journal(ack(0), ack(1)))
+    assert state.begin == BEGIN
+    assert state.next_chunk == 2 and not state.completed
+
+
+def test_completion_is_recorded():
+    state = replay(journal(ack(0), ack(1), ack(2), Completed(3, 5, "2026-11-26T00:00:02Z")))
+    assert state.completed
+
+
+def test_every_prefix_replays_or_reports_missing_begin():
+    """A crash can cut the journal at any byte: every prefix replays to a consistent state."""
+    data = journal(ack(0), ack(1), ack(2), Completed(3, 5, "x"))
+    line_ends = [i + 1 for i, b in enumerate(data) if b == ord("\n")]
+    for cut in range(len(data) + 1):
+        prefix = data[:cut]
+        if cut < line_ends[0]:
+            with pytest.raises(JournalCorrupt):
+                replay(prefix)
+            continue
+        state = replay(prefix)
+        complete_lines = sum(1 for end in line_ends if end <= cut)
+        assert state.valid_length == max(end for end in line_ends if end <= cut)
+        assert state.torn_tail == (cut != state.valid_length)
+        assert state.next_chunk == min(complete_lines - 1, 3)
+        assert state.completed == (complete_lines == 5)
+
+
+def test_damage_before_the_last_line_is_reported():
+    """Only the last line may be torn; a damaged earlier line is never guessed around."""
+    lines = journal(ack(0), ack(1)).split(b"\n")
+    lines[1] = lines[1][:10]
+    with pytest.raises(JournalCorrupt, match="line 2"):
+        replay(b"\n".join(lines))
+
+
+def test_ack_out_of_sequence_is_corruption():
+    with pytest.raises(JournalCorrupt, match="chunk 1 was next"):
+        replay(journal(ack(0), ack(2)))
+
+
+def test_rewind_moves_the_resume_point_back():
+    """A receiver-requested rewind is recorded, and acks continue from there."""
+    state = replay(journal(ack(0), ack(1), Rewind(0, "lost state", "x"), ack(0)))
+    assert state.next_chunk == 1
+
+
+def test_a_journal_of_another_version_is_refused():
+    other = encode(BEGIN).replace(b'"journal_version":1', b'"journal_version":99')
+    with pytest.raises(JournalCorrupt, match="version 99"):
+        replay(other)
+
+
+def test_completion_before_all_chunks_is_corruption():
+    with pytest.raises(JournalCorrupt):
+        replay(journal(ack(0), Completed(3, 5, "x")))

@@ -1,0 +1,60 @@
+import pytest
+
+from ingestd.core.names import printable_name
+from ingestd.core.settle import Observation, Settler, wanted
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("products.json", True),
+        ("PRODUCTS.JSON", False),
+        (".products.json", False),
+        ("products.json.part", False),
+        ("products.json.filepart", False),
+        ("products.json.tmp", False),
+        ("products.json.partial", False),
+        ("products.json~", False),
+        ("~$products.json", False),
+        ("products.csv", False),
+    ],
+)
+def test_which_names_are_ingested(name, expected):
+    """Hidden files, upload temporaries and lock files are never claimed."""
+    assert wanted(name, ["*.json"]) is expected
+
+
+def test_a_file_is_ready_only_after_settle_seconds_unchanged():
+    """A changing size or mtime restarts the settle window."""
+    settler = Settler(2.0)
+    settler.observe("a.json", Observation(10, 1, 7), now=0.0)
+    assert settler.ready(1.9) == []
+    settler.observe("a.json", Observation(20, 2, 7), now=1.9)
+    assert settler.ready(3.0) == []
+    settler.observe("a.json", Observation(20, 2, 7), now=3.5)
+    assert settler.ready(3.9) == ["a.json"]
+    assert settler.next_deadline() == pytest.approx(3.9)
+
+
+def test_ready_files_come_in_name_order_and_vanish_when_gone():
+    settler = Settler(0.0)
+    for name in ("b.json", "a.json", "c.json"):
+        settler.observe(name, Observation(1, 1, 1), now=0.0)
+    settler.observe("c.json", None, now=0.0)
+    assert settler.ready(0.0) == ["a.json", "b.json"]
+
+
+@pytest.mark.parametrize(
+    "name,shown",
+    [
+        ("plain name.json", "plain name.json"),
+        ("line\nbreak.json", "line\\x0abreak.json"),
+        ("bad\udcffbyte.json", "bad\\xffbyte.json"),
+        ("tab\tand\x1b.json", "tab\\x09and\\x1b.json"),
+        ("prodüct.json", "prodüct.json"),
+        ("sep\u2028.json", "sep\\u2028.json"),
+    ],
+)
+def test_printable_name_keeps_one_line(name, shown):
+    """Names with control characters or non-UTF-8 bytes are escaped, never raw."""
+    assert printable_name(name) == shown
