@@ -87,7 +87,7 @@ class Ingestion:
         try:
             if self.claim.report.exists():
                 return self._move("failed")
-            self.journal = self._open_or_stage()
+            self._open_or_stage()
             self._deliver_all()
             return self._move("done")
         except FileFailed as failure:
@@ -99,15 +99,16 @@ class Ingestion:
 
     # -- preparing ---------------------------------------------------------------------------
 
-    def _open_or_stage(self) -> JournalFile:
-        if self.claim.journal.exists():
-            journal = JournalFile.open(self.claim.journal)
-            self.log = self.log.bind(ingestion_id=journal.state.begin.ingestion_id)
-            if not journal.state.completed:
-                self._check_work_files(journal.state.begin)
-            self.log.info("resuming", next_chunk=journal.state.next_chunk)
-            return journal
-        return self._stage()
+    def _open_or_stage(self) -> None:
+        if not self.claim.journal.exists():
+            self.journal = self._stage()
+            return
+        self.journal = JournalFile.open(self.claim.journal)
+        state = self.journal.state
+        self.log = self.log.bind(ingestion_id=state.begin.ingestion_id)
+        if not state.completed:
+            self._check_work_files(state.begin)
+        self.log.info("resuming", next_chunk=state.next_chunk)
 
     def _stage(self) -> JournalFile:
         claim, inbox = self.claim, self.inbox

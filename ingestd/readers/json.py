@@ -11,6 +11,7 @@ from ingestd.errors import InvalidInput
 from ingestd.readers import Record, SourceStream
 
 _WHITESPACE = b" \t\r\n"
+_BOM = b"\xef\xbb\xbf"
 
 
 class JsonReader:
@@ -49,6 +50,7 @@ class _ArrayWatch:
         self.seen = False
 
     def watch(self, stream: SourceStream) -> Any:
+        _skip_bom(stream)
         if self._parent:
             return self._events(stream)
         _require_top_level_array(stream)
@@ -60,6 +62,13 @@ class _ArrayWatch:
             if not self.seen and event[1] == "start_array" and event[0] == self._parent:
                 self.seen = True
             yield event
+
+
+def _skip_bom(stream: SourceStream) -> None:
+    """RFC 8259 lets a parser ignore a UTF-8 byte order mark; Windows tools like to write one."""
+    head = stream.read(len(_BOM))
+    if head != _BOM:
+        stream.unread(head)
 
 
 def _require_top_level_array(stream: SourceStream) -> None:

@@ -1,0 +1,261 @@
+"""One file's life against the real receiver logic, with faults injected at the HTTP seam."""
+
+import os
+
+import httpx
+import orjson
+import pytest
+
+from ingestd.core.journal import replay
+from ingestd.errors import Interrupted
+from ingestd.receiver.app import ReceiverApp
+from tests.harness import Harness, lose_answer, passthrough, raises, status, then_stop
+
+RECORDS = [{"sku": f"S{i}", "price": i + 0.99, "name": "Prodüct"} for i in range(7)]
+
+
+@pytest.fixture
+def h(tmp_path):
+    harness = Harness(tmp_path)
+    yield harness
+    harness.close()
+
+
+def ingestion_id(h: Harness) -> str:
+    return h.sent[0]["ingestion_id"]
+
+
+def journal_of(h: Harness, outcome: str = "done"):
+    (path,) = [p for p in h.finished(outcome) if p.name.endswith(".journal")]
+    return replay(path.read_bytes())
+
+
+def test_a_file_is_delivered_in_order_then_completed_and_moved_to_done(h):
+    """Every record exactly once, in order, then the completion, then done/ with its journal."""
+    claim = h.drop("products.json", RECORDS)
+    assert h.run(claim) == "done"
+    assert h.chunk_numbers() == [0, 1, 2, 3, "completion"]
+    assert h.received(ingestion_id(h)) == RECORDS
+    assert [b["record_offset"] for b in h.sent[:4]] == [0, 2, 4, 6]
+    assert [b["is_last"] for b in h.sent[:4]] == [False, False, False, True]
+    assert h.sent[4]["total_records"] == 7 and h.sent[4]["chunk_count"] == 4
+    names = [p.name for p in h.finished("done")]
+    assert names == ["products.json", "products.json.journal"]
+    assert journal_of(h).completed
+    assert not any(h.layout.work.iterdir())
+
+
+def test_an_empty_array_sends_only_the_completion(h):
+    assert h.run(h.drop("empty.json", b"[]")) == "done"
+    assert h.chunk_numbers() == ["completion"]
+    assert h.sent[0]["chunk_number"] == -1 and h.sent[0]["total_records"] == 0
+
+
+@pytest.mark.parametrize("content", [b"", b"[{}, 1]", b'[{"a": 1}', b'{"a": 1}'])
+def test_an_invalid_file_fails_before_anything_is_sent(h, content):
+    """A malformed file never reaches the receiver half-sent."""
+    assert h.run(h.drop("bad.json", content)) == "failed"
+    assert h.sent == []
+    report = h.report()
+    assert report["reason"] == "invalid_input"
+    assert report["chunks_acknowledged"] == 0
+    assert report["file"] == "bad.json" and report["what_to_do"]
+    assert sorted(p.name for p in h.finished("failed")) == ["bad.json", "bad.json.error.json"]
+
+
+def test_resume_after_a_stop_sends_no_acknowledged_chunk_again(h):
+    """After an interruption the same ingestion continues from the next unacknowledged chunk."""
+    claim = h.drop("products.json", RECORDS)
+    h.faults = [passthrough, then_stop]
+    with pytest.raises(Interrupted):
+        h.run(claim)
+    h.stop.clear()
+    assert h.run(claim) == "done"
+    assert h.chunk_numbers() == [0, 1, 2, 3, "completion"]
+    assert len({b["ingestion_id"] for b in h.sent}) == 1
+    assert h.received(ingestion_id(h)) == RECORDS
+
+
+def test_a_torn_last_journal_line_resends_only_the_chunk_in_flight(h):
+    """A crash that tore the last ACK entry costs one resend, which the receiver deduplicates."""
+    claim = h.drop("products.json", RECORDS)
+    h.faults = [passthrough, then_stop]
+    with pytest.raises(Interrupted):
+        h.run(claim)
+    data = claim.journal.read_bytes()
+    claim.journal.write_bytes(data[: data.rstrip(b"\n").rfind(b"\n") + 1 + 20])
+    h.stop.clear()
+    assert h.run(claim) == "done"
+    assert h.chunk_numbers() == [0, 1, 1, 2, 3, "completion"]
+    assert h.received(ingestion_id(h)) == RECORDS
+    assert h.app.store.summary()[0]["duplicates"] == 1
+
+
+def test_a_lost_answer_is_retried_and_deduplicated_by_the_receiver(h):
+    h.faults = [passthrough, lose_answer]
+    assert h.run(h.drop("products.json", RECORDS)) == "done"
+    assert h.chunk_numbers() == [0, 1, 1, 2, 3, "completion"]
+    assert h.received(ingestion_id(h)) == RECORDS
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        status(503),
+        status(500, b"oops"),
+        status(502),
+        status(408),
+        status(425),
+        status(429),
+        status(200, b"<html><body>Bad gateway</body></html>"),
+        status(200, b'{"ack": true, "chunk_number": 99}'),
+        raises(httpx.ConnectError),
+        raises(httpx.ReadTimeout),
+        raises(httpx.RemoteProtocolError),
+    ],
+)
+def test_transient_answers_are_retried_with_backoff_and_never_fail_the_file(h, fault):
+    """Outages, timeouts and proxy pages keep the file in work/ and retry the same chunk."""
+    h.faults = [passthrough, fault, fault, fault]
+    assert h.run(h.drop("products.json", RECORDS)) == "done"
+    assert h.chunk_numbers() == [0, 1, 1, 1, 1, 2, 3, "completion"]
+    assert h.clock.waits == [0.25, 0.5, 1.0]  # rand 0.5 of 0.5, 1, 2
+    assert h.received(ingestion_id(h)) == RECORDS
+
+
+def test_retry_after_is_honoured(h):
+    h.faults = [status(429, b"", **{"Retry-After": "7"}), status(503, b"", **{"Retry-After": "300"})]
+    assert h.run(h.drop("products.json", RECORDS)) == "done"
+    assert h.clock.waits == [7.0, 60.0]
+
+
+def test_checksum_mismatch_is_resent_a_few_times(h):
+    mismatch = status(200, b'{"ack": false, "error": "Checksum mismatch"}')
+    h.faults = [mismatch, mismatch, mismatch]
+    assert h.run(h.drop("products.json", RECORDS)) == "done"
+    assert h.chunk_numbers()[:4] == [0, 0, 0, 0]
+
+
+def test_persistent_checksum_mismatch_fails_the_file(h):
+    h.faults = [status(200, b'{"ack": false, "error": "Checksum mismatch"}')] * 4
+    assert h.run(h.drop("products.json", RECORDS)) == "failed"
+    report = h.report()
+    assert report["reason"] == "receiver_rejected" and "Checksum mismatch" in report["error"]
+
+
+def test_a_receiver_that_lost_its_state_gets_everything_again(h, tmp_path):
+    """'Out-of-order chunk' with expected_chunk rewinds to that chunk; nothing is lost."""
+    def lose_state(request, harness):
+        harness.app.close()
+        harness.app = ReceiverApp(tmp_path / "fresh-receiver")
+        return None
+
+    h.faults = [passthrough, passthrough, lose_state]
+    assert h.run(h.drop("products.json", RECORDS)) == "done"
+    assert h.chunk_numbers() == [0, 1, 2, 0, 1, 2, 3, "completion"]
+    assert h.received(ingestion_id(h)) == RECORDS
+    journal = journal_of(h)
+    assert journal.completed
+    done_journal = next(p for p in h.finished("done") if p.name.endswith(".journal"))
+    assert b'"type":"rewind"' in done_journal.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "fault,needle",
+    [
+        (status(422, b'{"detail": "unknown attribute colour"}'), "unknown attribute colour"),
+        (status(413, b"Request Entity Too Large"), "Request Entity Too Large"),
+        (status(200, b'{"ack": false, "error": "Unknown product class"}'), "Unknown product class"),
+        (status(200, b'{"ack": "true"}'), '"ack": "true"'),
+    ],
+)
+def test_a_permanent_refusal_fails_the_file_with_the_answer_in_the_report(h, fault, needle):
+    h.faults = [passthrough, fault]
+    assert h.run(h.drop("products.json", RECORDS)) == "failed"
+    report = h.report()
+    assert report["reason"] == "receiver_rejected"
+    assert needle in report["where"]["receiver_answer"]
+    assert report["where"]["chunk_number"] == 1
+    assert report["chunks_acknowledged"] == 1 and report["records_acknowledged"] == 2
+    assert report["ingestion_id"] == ingestion_id(h)
+    names = sorted(p.name for p in h.finished("failed"))
+    assert names == ["products.json", "products.json.error.json", "products.json.journal"]
+
+
+def test_stopping_during_a_retry_wait_leaves_the_file_in_work(h):
+    def outage_then_stop(request, harness):
+        harness.stop.set()
+        return httpx.Response(503)
+
+    claim = h.drop("products.json", RECORDS)
+    h.faults = [outage_then_stop]
+    with pytest.raises(Interrupted):
+        h.run(claim)
+    assert claim.data.exists() and claim.journal.exists()
+    assert replay(claim.journal.read_bytes()).next_chunk == 0
+
+
+def test_a_damaged_journal_fails_the_file_instead_of_resending_from_zero(h):
+    claim = h.drop("products.json", RECORDS)
+    h.faults = [passthrough, then_stop]
+    with pytest.raises(Interrupted):
+        h.run(claim)
+    lines = claim.journal.read_bytes().split(b"\n")
+    lines[1] = b"{garbage"
+    claim.journal.write_bytes(b"\n".join(lines))
+    h.stop.clear()
+    sent_before = len(h.sent)
+    assert h.run(claim) == "failed"
+    assert len(h.sent) == sent_before
+    assert h.report()["reason"] == "journal_corrupt"
+
+
+@pytest.mark.parametrize("victim", ["data", "staged", "index"])
+def test_work_files_changed_behind_the_daemons_back_are_detected(h, victim):
+    claim = h.drop("products.json", RECORDS)
+    h.faults = [passthrough, then_stop]
+    with pytest.raises(Interrupted):
+        h.run(claim)
+    path = getattr(claim, victim)
+    os.truncate(path, path.stat().st_size - 1)
+    h.stop.clear()
+    assert h.run(claim) == "failed"
+    report = h.report()
+    assert report["reason"] == "work_damaged" and report["chunks_acknowledged"] == 2
+
+
+def test_staged_bytes_that_no_longer_match_their_checksum_are_never_sent(h):
+    claim = h.drop("products.json", RECORDS)
+    h.faults = [passthrough, then_stop]
+    with pytest.raises(Interrupted):
+        h.run(claim)
+    data = bytearray(claim.staged.read_bytes())
+    data[-5] = ord("X")
+    claim.staged.write_bytes(bytes(data))
+    h.stop.clear()
+    assert h.run(claim) == "failed"
+    assert h.report()["reason"] == "work_damaged"
+    assert h.chunk_numbers() == [0, 1, 2]  # chunk 3 holds the damaged byte and never leaves
+
+
+def test_a_hard_linked_file_is_refused_unread(h, tmp_path):
+    """A file with a second link elsewhere is not read: it could expose data outside the spool."""
+    outside = tmp_path / "secret.json"
+    outside.write_bytes(orjson.dumps([{"secret": 1}]))
+    os.link(outside, h.layout.inbox / "linked.json")
+    claim = h.runtime.spool.claim("linked.json", h.clock.now())
+    assert h.run(claim) == "failed"
+    assert h.sent == []
+    assert h.report()["reason"] == "unsafe_file"
+
+
+def test_a_symlink_swapped_in_is_never_followed(h, tmp_path):
+    """Claim renames the link itself; opening with O_NOFOLLOW refuses it."""
+    outside = tmp_path / "secret.json"
+    outside.write_bytes(orjson.dumps([{"secret": 1}]))
+    os.symlink(outside, h.layout.inbox / "swapped.json")
+    claim = h.runtime.spool.claim("swapped.json", h.clock.now())
+    assert h.run(claim) == "failed"
+    assert h.sent == []
+    assert h.report()["reason"] == "unsafe_file"
+    assert outside.read_bytes() == orjson.dumps([{"secret": 1}])
