@@ -104,8 +104,10 @@ class Claim:
 
 
 def new_token(now: float) -> str:
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    return f"{stamp}-{secrets.token_hex(4)}"
+    """A claim folder name that sorts by claim time and cannot already exist."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    micros = int((now % 1) * 1_000_000)
+    return f"{stamp}.{micros:06d}Z-{secrets.token_hex(4)}"
 
 
 class Spool:
