@@ -94,16 +94,26 @@ class InboxService:
         settler = Settler(self.settings.settle_seconds)
         next_rescan = 0.0
         while not stop.is_set():
-            now = clock.monotonic()
-            if now >= next_rescan:
-                for name in spool.scan():
-                    settler.observe(name, spool.look(name), now)
-                next_rescan = now + self.settings.rescan_seconds
-            self._drain_events(settler, now)
-            for name in settler.ready(now):
+            try:
+                next_rescan = self._scout_once(settler, next_rescan)
+            except OSError as exc:
+                self.log.error("cannot watch the inbox; will try again", error=str(exc))
+                clock.wait(1.0, stop)
+
+    def _scout_once(self, settler: Settler, next_rescan: float) -> float:
+        """One look at the inbox: rescan if due, take in events, claim what has settled."""
+        spool, clock = self.runtime.spool, self.runtime.clock
+        now = clock.monotonic()
+        if now >= next_rescan:
+            for name in spool.scan():
                 settler.observe(name, spool.look(name), now)
-            self._claim_ready(settler, clock.monotonic())
-            self._sleep(settler, next_rescan)
+            next_rescan = now + self.settings.rescan_seconds
+        self._drain_events(settler, now)
+        for name in settler.ready(now):
+            settler.observe(name, spool.look(name), now)
+        self._claim_ready(settler, clock.monotonic())
+        self._sleep(settler, next_rescan)
+        return next_rescan
 
     def _drain_events(self, settler: Settler, now: float) -> None:
         spool = self.runtime.spool

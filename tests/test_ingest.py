@@ -259,3 +259,55 @@ def test_a_symlink_swapped_in_is_never_followed(h, tmp_path):
     assert h.sent == []
     assert h.report()["reason"] == "unsafe_file"
     assert outside.read_bytes() == orjson.dumps([{"secret": 1}])
+
+
+def test_a_completed_journal_only_needs_the_move(h):
+    """Crash after the completion was recorded: restart moves the file to done/ and sends nothing."""
+    claim = h.drop("products.json", RECORDS)
+    original_finish = h.runtime.spool.finish
+
+    def crash_before_move(*args, **kwargs):
+        raise KeyboardInterrupt  # stands in for the kill between recording and moving
+
+    h.runtime.spool.finish = crash_before_move  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        h.run(claim)
+    h.runtime.spool.finish = original_finish  # type: ignore[method-assign]
+    sent = len(h.sent)
+    assert h.run(claim) == "done"
+    assert len(h.sent) == sent
+    assert journal_of(h).completed
+
+
+def test_a_written_report_only_needs_the_move(h):
+    """Crash after the failure report was written: restart moves the file to failed/."""
+    claim = h.drop("bad.json", b"[1]")
+    claim.report.write_bytes(b'{"reason": "invalid_input"}')
+    assert h.run(claim) == "failed"
+    assert h.sent == []
+    assert sorted(p.name for p in h.finished("failed")) == ["bad.json", "bad.json.error.json"]
+
+
+def test_a_completion_whose_ack_was_lost_is_sent_again_and_acknowledged(h):
+    h.faults = [passthrough, passthrough, passthrough, passthrough, lose_answer]
+    assert h.run(h.drop("products.json", RECORDS)) == "done"
+    assert h.chunk_numbers() == [0, 1, 2, 3, "completion", "completion"]
+
+
+def test_restaging_an_interrupted_claim_gives_the_same_ingestion_id(h, tmp_path):
+    """A crash before the journal existed restages the same claim under the same ingestion_id."""
+    claim = h.drop("products.json", RECORDS)
+    claim.staged.write_bytes(b'{"half":')  # a staging pass cut short
+    assert h.run(claim) == "done"
+    first_id = ingestion_id(h)
+    other = Harness(tmp_path / "other")
+    try:
+        (other.layout.inbox / "products.json").write_bytes(orjson.dumps(RECORDS))
+        os.rename(other.layout.inbox / "products.json", other.layout.work / "x")
+        (other.layout.work / claim.token).mkdir()
+        os.rename(other.layout.work / "x", other.layout.work / claim.token / "products.json")
+        (again,) = other.runtime.spool.claims()
+        assert other.run(again) == "done"
+        assert other.sent[0]["ingestion_id"] == first_id
+    finally:
+        other.close()

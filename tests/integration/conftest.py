@@ -165,8 +165,11 @@ class Daemon:
             env={"INGESTD_LOG_FORMAT": "json"},
         )
         self._processes.append(self.process)
-        wait_until(lambda: '"started"' in self.process.output() or self.process.proc.poll() is not None,
-                   what="the daemon to start")
+        wait_until(
+            lambda: self.process.output().count('"event":"started"') == self.starts
+            or self.process.proc.poll() is not None,
+            what="the daemon to start",
+        )
         if self.process.proc.poll() is not None:
             raise AssertionError("daemon exited:\n" + self.process.output())
         return self
