@@ -24,7 +24,7 @@ from ingestd.readers.json import JsonReader
 from ingestd.sender import Sender
 from ingestd.settings import InboxSettings, Settings
 from ingestd.spool import Claim, Layout, Spool
-from ingestd.watcher import Watcher
+from ingestd.watcher import CLOSED, OPENED, Event, Watcher
 
 log = structlog.get_logger("ingestd.daemon")
 
@@ -44,7 +44,7 @@ class InboxService:
         layout = Layout(settings.root)
         layout.create()
         self.settings = settings
-        self.names: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         self.runtime = InboxRuntime(
             name=settings.name,
             spool=Spool(layout, settings.patterns),
@@ -72,7 +72,7 @@ class InboxService:
             thread.start()
 
     def wake(self) -> None:
-        self.names.put(None)
+        self.events.put(None)
         for _ in range(self.settings.workers):
             self._claims.put(None)
 
@@ -108,22 +108,24 @@ class InboxService:
             for name in spool.scan():
                 settler.observe(name, spool.look(name), now)
             next_rescan = now + self.settings.rescan_seconds
-        self._drain_events(settler, now)
+        while not self.events.empty():
+            self._take(settler, self.events.get_nowait())
         for name in settler.ready(now):
             settler.observe(name, spool.look(name), now)
         self._claim_ready(settler, clock.monotonic())
         self._sleep(settler, next_rescan)
         return next_rescan
 
-    def _drain_events(self, settler: Settler, now: float) -> None:
-        spool = self.runtime.spool
-        while True:
-            try:
-                name = self.names.get_nowait()
-            except queue.Empty:
-                return
-            if name is not None:
-                settler.observe(name, spool.look(name), now)
+    def _take(self, settler: Settler, event: Event | None) -> None:
+        """Fold one watcher event into the settler: opens and closes, then a fresh look."""
+        if event is None:
+            return
+        kind, name = event
+        if kind == OPENED:
+            settler.opened(name)
+        elif kind == CLOSED:
+            settler.closed(name)
+        settler.observe(name, self.runtime.spool.look(name), self.runtime.clock.monotonic())
 
     def _claim_ready(self, settler: Settler, now: float) -> None:
         spool = self.runtime.spool
@@ -157,11 +159,9 @@ class InboxService:
         if len(settler):
             timeout = min(timeout, TICK_SECONDS if deadline is None else max(deadline - now, TICK_SECONDS))
         try:
-            name = self.names.get(timeout=max(0.0, timeout))
+            self._take(settler, self.events.get(timeout=max(0.0, timeout)))
         except queue.Empty:
             return
-        if name is not None:
-            settler.observe(name, self.runtime.spool.look(name), self.runtime.clock.monotonic())
 
     # -- the workers: one claimed file at a time each ------------------------------------------
 
@@ -218,7 +218,7 @@ class Daemon:
     def start(self) -> None:
         for inbox in self.settings.inbox:
             service = InboxService(inbox, self.clock, self.stop_event, self._transport)
-            self._watcher.watch(service.layout.inbox, service.names)
+            self._watcher.watch(service.layout.inbox, service.events)
             self.services.append(service)
         self._watcher.start()
         for service in self.services:

@@ -10,16 +10,22 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 
+OPENED, CLOSED, CHANGED = "opened", "closed", "changed"
+Event = tuple[str, str]  # (what happened, file name)
+_KINDS = {"opened": OPENED, "closed": CLOSED, "closed_no_write": CLOSED}
+
+
 class _Enqueue(FileSystemEventHandler):
-    def __init__(self, folder: Path, names: queue.SimpleQueue[str | None]) -> None:
+    def __init__(self, folder: Path, events: queue.SimpleQueue[Event | None]) -> None:
         self._folder = os.fsdecode(folder)
-        self._names = names
+        self._events = events
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        kind = _KINDS.get(event.event_type, CHANGED)
         for path in (event.src_path, getattr(event, "dest_path", "")):
             path = os.fsdecode(path)
             if path and os.path.dirname(path) == self._folder:
-                self._names.put(os.path.basename(path))
+                self._events.put((kind, os.path.basename(path)))
 
 
 class Watcher:
@@ -28,8 +34,8 @@ class Watcher:
     def __init__(self) -> None:
         self._observer = Observer()
 
-    def watch(self, folder: Path, names: queue.SimpleQueue[str | None]) -> None:
-        self._observer.schedule(_Enqueue(folder, names), os.fsdecode(folder), recursive=False)
+    def watch(self, folder: Path, events: queue.SimpleQueue[Event | None]) -> None:
+        self._observer.schedule(_Enqueue(folder, events), os.fsdecode(folder), recursive=False)
 
     def start(self) -> None:
         self._observer.start()

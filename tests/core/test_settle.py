@@ -58,3 +58,33 @@ def test_ready_files_come_in_name_order_and_vanish_when_gone():
 def test_printable_name_keeps_one_line(name, shown):
     """Names with control characters or non-UTF-8 bytes are escaped, never raw."""
     assert printable_name(name) == shown
+
+
+def test_a_file_held_open_by_a_writer_is_not_ready():
+    """A writer that pauses longer than settle_seconds keeps the file until it closes it."""
+    settler = Settler(1.0)
+    settler.opened("a.json")
+    settler.observe("a.json", Observation(10, 1, 7), now=0.0)
+    assert settler.ready(50.0) == []
+    settler.opened("a.json")  # a reader opened it too
+    settler.closed("a.json")
+    assert settler.ready(51.0) == []
+    settler.closed("a.json")
+    assert settler.ready(51.0) == ["a.json"]
+
+
+def test_a_lost_close_event_delays_but_never_strands_a_file():
+    settler = Settler(1.0)
+    settler.opened("a.json")
+    settler.observe("a.json", Observation(10, 1, 7), now=0.0)
+    assert settler.ready(299.0) == []
+    assert settler.ready(300.0) == ["a.json"]
+
+
+def test_forgetting_a_name_forgets_its_opens():
+    """A file claimed (or gone) leaves no open count behind for the next file of that name."""
+    settler = Settler(0.0)
+    settler.opened("a.json")
+    settler.forget("a.json")
+    settler.observe("a.json", Observation(1, 1, 2), now=0.0)
+    assert settler.ready(0.0) == ["a.json"]

@@ -117,6 +117,21 @@ def test_a_file_still_being_written_is_not_claimed_until_it_settles(spool, recei
     assert receiver.records(ingestion["ingestion_id"]) == catalog(40)
 
 
+def test_a_file_is_not_claimed_while_its_writer_holds_it_open(spool, receiver, daemon):
+    """An upload written in place is claimed only after its writer closes it."""
+    daemon.configure([inbox_config(spool.root, receiver, settle_seconds=0.2)])
+    daemon.start()
+    with open(spool.inbox / "inplace.json", "wb") as f:
+        f.write(orjson.dumps(catalog(5)))
+        f.flush()
+        wait_until(lambda: any(l.get("event") == "started" for l in daemon.log_lines()))
+        deadline = time.monotonic() + 1.5  # well past settle_seconds, with no change
+        while time.monotonic() < deadline:
+            assert (spool.inbox / "inplace.json").exists(), "claimed while open for writing"
+            time.sleep(0.05)
+    wait_until(lambda: spool.data_files("done"), what="the file in done/ after its close")
+
+
 def test_entries_that_are_not_for_ingestion_are_left_alone(spool, receiver, daemon, tmp_path):
     """Hidden files, upload temporaries, lock files, FIFOs, links and folders stay untouched."""
     spool.inbox.mkdir(parents=True)
