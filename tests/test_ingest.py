@@ -25,6 +25,15 @@ def ingestion_id(h: Harness) -> str:
     return h.sent[0]["ingestion_id"]
 
 
+def stopped_after_two_chunks(h: Harness):
+    """Run until two chunks are acknowledged, then stop as a SIGTERM would."""
+    claim = h.drop("products.json", RECORDS)
+    h.faults = [passthrough, then_stop]
+    with pytest.raises(Interrupted):
+        h.run(claim)
+    return claim
+
+
 def journal_of(h: Harness, outcome: str = "done"):
     (path,) = [p for p in h.finished(outcome) if p.name.endswith(".journal")]
     return replay(path.read_bytes())
@@ -65,10 +74,7 @@ def test_an_invalid_file_fails_before_anything_is_sent(h, content):
 
 def test_resume_after_a_stop_sends_no_acknowledged_chunk_again(h):
     """After an interruption the same ingestion continues from the next unacknowledged chunk."""
-    claim = h.drop("products.json", RECORDS)
-    h.faults = [passthrough, then_stop]
-    with pytest.raises(Interrupted):
-        h.run(claim)
+    claim = stopped_after_two_chunks(h)
     h.stop.clear()
     assert h.run(claim) == "done"
     assert h.chunk_numbers() == [0, 1, 2, 3, "completion"]
@@ -78,10 +84,7 @@ def test_resume_after_a_stop_sends_no_acknowledged_chunk_again(h):
 
 def test_a_torn_last_journal_line_resends_only_the_chunk_in_flight(h):
     """A crash that tore the last ACK entry costs one resend, which the receiver deduplicates."""
-    claim = h.drop("products.json", RECORDS)
-    h.faults = [passthrough, then_stop]
-    with pytest.raises(Interrupted):
-        h.run(claim)
+    claim = stopped_after_two_chunks(h)
     data = claim.journal.read_bytes()
     claim.journal.write_bytes(data[: data.rstrip(b"\n").rfind(b"\n") + 1 + 20])
     h.stop.clear()
@@ -196,10 +199,7 @@ def test_stopping_during_a_retry_wait_leaves_the_file_in_work(h):
 
 
 def test_a_damaged_journal_fails_the_file_instead_of_resending_from_zero(h):
-    claim = h.drop("products.json", RECORDS)
-    h.faults = [passthrough, then_stop]
-    with pytest.raises(Interrupted):
-        h.run(claim)
+    claim = stopped_after_two_chunks(h)
     lines = claim.journal.read_bytes().split(b"\n")
     lines[1] = b"{garbage"
     claim.journal.write_bytes(b"\n".join(lines))
@@ -212,10 +212,7 @@ def test_a_damaged_journal_fails_the_file_instead_of_resending_from_zero(h):
 
 @pytest.mark.parametrize("victim", ["data", "staged", "index"])
 def test_work_files_changed_behind_the_daemons_back_are_detected(h, victim):
-    claim = h.drop("products.json", RECORDS)
-    h.faults = [passthrough, then_stop]
-    with pytest.raises(Interrupted):
-        h.run(claim)
+    claim = stopped_after_two_chunks(h)
     path = getattr(claim, victim)
     os.truncate(path, path.stat().st_size - 1)
     h.stop.clear()
@@ -225,10 +222,7 @@ def test_work_files_changed_behind_the_daemons_back_are_detected(h, victim):
 
 
 def test_staged_bytes_that_no_longer_match_their_checksum_are_never_sent(h):
-    claim = h.drop("products.json", RECORDS)
-    h.faults = [passthrough, then_stop]
-    with pytest.raises(Interrupted):
-        h.run(claim)
+    claim = stopped_after_two_chunks(h)
     data = bytearray(claim.staged.read_bytes())
     data[-5] = ord("X")
     claim.staged.write_bytes(bytes(data))
@@ -238,23 +232,14 @@ def test_staged_bytes_that_no_longer_match_their_checksum_are_never_sent(h):
     assert h.chunk_numbers() == [0, 1, 2]  # chunk 3 holds the damaged byte and never leaves
 
 
-def test_a_hard_linked_file_is_refused_unread(h, tmp_path):
-    """A file with a second link elsewhere is not read: it could expose data outside the spool."""
+@pytest.mark.parametrize("make_entry", [os.link, os.symlink], ids=["hard link", "symlink"])
+def test_a_linked_file_is_refused_unread(h, tmp_path, make_entry):
+    """A hard link or a symlink swapped in before the claim is never read: O_NOFOLLOW plus a
+    single-link check on the opened descriptor keep data outside the spool out."""
     outside = tmp_path / "secret.json"
     outside.write_bytes(orjson.dumps([{"secret": 1}]))
-    os.link(outside, h.layout.inbox / "linked.json")
+    make_entry(outside, h.layout.inbox / "linked.json")
     claim = h.runtime.spool.claim("linked.json", h.clock.now())
-    assert h.run(claim) == "failed"
-    assert h.sent == []
-    assert h.report()["reason"] == "unsafe_file"
-
-
-def test_a_symlink_swapped_in_is_never_followed(h, tmp_path):
-    """Claim renames the link itself; opening with O_NOFOLLOW refuses it."""
-    outside = tmp_path / "secret.json"
-    outside.write_bytes(orjson.dumps([{"secret": 1}]))
-    os.symlink(outside, h.layout.inbox / "swapped.json")
-    claim = h.runtime.spool.claim("swapped.json", h.clock.now())
     assert h.run(claim) == "failed"
     assert h.sent == []
     assert h.report()["reason"] == "unsafe_file"
