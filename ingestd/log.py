@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 import structlog
 
 
-def setup(level: str = "info", fmt: str = "auto") -> None:
-    console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
+def setup(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    """Log to `stream` (stdout): JSON lines, or the console renderer on a terminal."""
+    stream = stream or sys.stdout
+    console = fmt == "console" or (fmt == "auto" and stream.isatty())
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=False)
         if console
@@ -26,7 +28,7 @@ def setup(level: str = "info", fmt: str = "auto") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
 

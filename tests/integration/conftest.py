@@ -61,8 +61,8 @@ class Process:
         self.proc.wait(timeout=10)
         self._out.close()
 
-    def terminate(self, timeout: float = 20) -> int:
-        os.kill(self.proc.pid, signal.SIGTERM)
+    def terminate(self, timeout: float = 20, signum: int = signal.SIGTERM) -> int:
+        os.kill(self.proc.pid, signum)
         code = self.proc.wait(timeout=timeout)
         self._out.close()
         return code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -132,6 +133,20 @@ def test_a_file_is_not_claimed_while_its_writer_holds_it_open(spool, receiver, d
     wait_until(lambda: spool.data_files("done"), what="the file in done/ after its close")
 
 
+def test_a_file_linked_into_place_without_any_close_event_is_claimed(spool, receiver, daemon):
+    """OpenSSH's sftp-server renames by link+unlink: the final name appears only as a create."""
+    daemon.configure([inbox_config(spool.root, receiver, rescan_seconds=3600)])
+    daemon.start()
+    staging = spool.root / "upload-area"
+    staging.mkdir()
+    (staging / "upload").write_bytes(orjson.dumps(catalog(7)))
+    os.link(staging / "upload", spool.inbox / "linked-in.json")
+    os.unlink(staging / "upload")
+    wait_until(lambda: spool.data_files("done"), what="the linked-in file in done/")
+    (ingestion,) = receiver.completed()
+    assert receiver.records(ingestion["ingestion_id"]) == catalog(7)
+
+
 def test_entries_that_are_not_for_ingestion_are_left_alone(spool, receiver, daemon, tmp_path):
     """Hidden files, upload temporaries, lock files, FIFOs, links and folders stay untouched."""
     spool.inbox.mkdir(parents=True)
@@ -170,15 +185,16 @@ def test_names_with_newlines_and_bad_bytes_are_escaped_everywhere(spool, receive
     assert any(b"evil\\\\x0aname\\\\xff.json" in line for line in lines)
 
 
-def test_sigterm_mid_ingestion_exits_cleanly_and_the_file_resumes(spool, receiver, daemon):
-    """SIGTERM: stop claiming, leave the journal consistent, exit 0; a restart finishes the file."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_mid_ingestion_exits_cleanly_and_the_file_resumes(spool, receiver, daemon, signum):
+    """SIGTERM/SIGINT: stop claiming, leave the journal consistent, exit 0; a restart finishes."""
     dead_end = inbox_config(spool.root, receiver, callback_url="http://127.0.0.1:9/callback")
     daemon.configure([dead_end])
     daemon.start()
     spool.drop("p.json", catalog(30))
     wait_until(lambda: any("will retry" in l.get("event", "") for l in daemon.log_lines()),
                what="the daemon retrying an unreachable receiver")
-    assert daemon.process.terminate(timeout=10) == 0
+    assert daemon.process.terminate(timeout=10, signum=signum) == 0
     (claim,) = spool.work_claims()
     assert (claim / "p.json.journal").exists()
     daemon.configure([inbox_config(spool.root, receiver)])
