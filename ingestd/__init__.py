@@ -1,4 +1,4 @@
-"""ingestd: a crash-safe drop-folder ingester that streams files into Pimcore in acknowledged chunks."""
+"""ingestd: a crash-safe drop-folder ingester that streams files into Pimcore in chunks."""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -119,6 +119,7 @@ def _check_config(args: argparse.Namespace) -> int:
     if path is None:
         raise ConfigError("no config given: pass --config PATH or set INGESTD_CONFIG")
     settings: Settings = load(path)
-    print(f"{path}: OK ({len(settings.inbox)} inbox(es): "
-          f"{', '.join(i.name for i in settings.inbox)})")
+    print(
+        f"{path}: OK ({len(settings.inbox)} inbox(es): {', '.join(i.name for i in settings.inbox)})"
+    )
     return 0

@@ -51,7 +51,9 @@ class InboxService:
             sender=Sender(settings.callback_url, settings.request_timeout_seconds, transport),
             reader=JsonReader(settings.json_items_path),
             limits=ChunkLimits(settings.chunk_records, settings.chunk_bytes),
-            retry=RetryPolicy(settings.retry_initial_delay_seconds, settings.retry_max_delay_seconds),
+            retry=RetryPolicy(
+                settings.retry_initial_delay_seconds, settings.retry_max_delay_seconds
+            ),
             clock=clock,
             stop=stop,
         )
@@ -157,7 +159,9 @@ class InboxService:
         deadline = settler.next_deadline()
         timeout = next_rescan - now
         if len(settler):
-            timeout = min(timeout, TICK_SECONDS if deadline is None else max(deadline - now, TICK_SECONDS))
+            timeout = min(
+                timeout, TICK_SECONDS if deadline is None else max(deadline - now, TICK_SECONDS)
+            )
         try:
             self._take(settler, self.events.get(timeout=max(0.0, timeout)))
         except queue.Empty:

@@ -1,7 +1,8 @@
-"""Durable file operations: every creation, rename and append is fsynced before anyone relies on it."""
+"""Durable file operations: every creation, rename and append is fsynced before it is relied on."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -89,10 +90,8 @@ def append(fd: int, data: bytes) -> None:
         _write_all(fd, data)
         os.fsync(fd)
     except OSError:
-        try:
+        with contextlib.suppress(OSError):
             os.ftruncate(fd, before)
-        except OSError:
-            pass
         raise
 
 
@@ -120,7 +119,5 @@ class NotRegular(Exception):
 
 
 def unlink_quietly(path: Path) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

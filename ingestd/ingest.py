@@ -120,14 +120,16 @@ class Ingestion:
             raise UnsafeFile(f"cannot open the claimed file safely: {exc.strerror}") from exc
         try:
             started = inbox.clock.monotonic()
-            staged = stage(
-                fd, inbox.reader, inbox.limits, claim.staged, claim.index, inbox.stop
-            )
+            staged = stage(fd, inbox.reader, inbox.limits, claim.staged, claim.index, inbox.stop)
         finally:
             os.close(fd)
         durable.fsync_dir(claim.folder)
         ingestion = protocol.ingestion_id(
-            inbox.name, printable_name(claim.name), staged.file_size, staged.file_sha256, claim.token
+            inbox.name,
+            printable_name(claim.name),
+            staged.file_size,
+            staged.file_sha256,
+            claim.token,
         )
         begin = Begin(
             ingestion_id=ingestion,
@@ -366,4 +368,3 @@ def _unsafe_reason(info: os.stat_result) -> str:
         f"the claimed file has {info.st_nlink} hard links; a file linked from elsewhere is "
         "refused so that nothing outside the spool is read"
     )
-

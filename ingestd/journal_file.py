@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Self
 
 from ingestd import durable
 from ingestd.core.journal import Begin, Entry, JournalState, advance, encode, replay
@@ -51,7 +52,7 @@ class JournalFile:
     def close(self) -> None:
         os.close(self._fd)
 
-    def __enter__(self) -> JournalFile:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,4 +1,4 @@
-"""The folders of one inbox: scan and settle, claim by rename, recover claims, finish to done/failed."""
+"""The folders of one inbox: look and scan, claim by rename, list claims, finish to done/failed."""
 
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ class Spool:
         return found
 
     def finish(self, claim: Claim, outcome: str, now: float) -> Path:
-        """Move the whole claim folder (file and receipt) to done/ or failed/, under today's date."""
+        """Move the claim folder (file and receipt) to done/ or failed/, under today's date."""
         for leftover in (claim.staged, claim.index):
             durable.unlink_quietly(leftover)
         base = self.layout.done if outcome == "done" else self.layout.failed
@@ -188,4 +188,3 @@ class Spool:
             file=printable_name(name),
             mode=stat.filemode(info.st_mode),
         )
-

@@ -12,6 +12,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import orjson
 
@@ -87,7 +88,13 @@ def _canonical(record: object, index: int, position: int) -> bytes:
 
 
 def _kind(value: object) -> str:
-    names = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "an array"}
+    names = {
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+        list: "an array",
+    }
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
@@ -102,7 +109,7 @@ def read_span(index: Path, number: int) -> ChunkSpan:
 
 class _IndexWriter:
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "wb", buffering=_BUFFER)
+        self._file = open(path, "wb", buffering=_BUFFER)  # noqa: SIM115 (closed by __exit__)
         self._hash = hashlib.sha256()
         self.count = 0
 
@@ -117,7 +124,7 @@ class _IndexWriter:
     def sha256(self) -> str:
         return self._hash.hexdigest()
 
-    def __enter__(self) -> _IndexWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

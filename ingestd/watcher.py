@@ -9,7 +9,6 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-
 OPENED, CLOSED, CHANGED = "opened", "closed", "changed"
 Event = tuple[str, str]  # (what happened, file name)
 _KINDS = {"opened": OPENED, "closed": CLOSED, "closed_no_write": CLOSED}
@@ -22,8 +21,8 @@ class _Enqueue(FileSystemEventHandler):
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         kind = _KINDS.get(event.event_type, CHANGED)
-        for path in (event.src_path, getattr(event, "dest_path", "")):
-            path = os.fsdecode(path)
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            path = os.fsdecode(raw)
             if path and os.path.dirname(path) == self._folder:
                 self._events.put((kind, os.path.basename(path)))
 

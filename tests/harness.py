@@ -18,11 +18,12 @@ from ingestd.sender import Sender
 from ingestd.spool import Claim, Layout, Spool
 from tests.fakes import FakeClock
 
+TWO_PER_CHUNK = ChunkLimits(2, 1 << 20)
 Fault = Callable[[httpx.Request, "Harness"], httpx.Response | None]
 
 
 class Harness:
-    def __init__(self, root: Path, limits: ChunkLimits = ChunkLimits(2, 1 << 20)) -> None:
+    def __init__(self, root: Path, limits: ChunkLimits = TWO_PER_CHUNK) -> None:
         self.root = root
         self.layout = Layout(root / "spool")
         self.layout.create()
@@ -71,7 +72,9 @@ class Harness:
 
     def received(self, ingestion_id: str) -> list[dict]:
         path = self.app.store.ndjson_path(ingestion_id)
-        return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+        return (
+            [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+        )
 
     def finished(self, outcome: str) -> list[Path]:
         base = self.layout.done if outcome == "done" else self.layout.failed

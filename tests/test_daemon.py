@@ -30,8 +30,13 @@ def run_service(
     tmp_path, names: list[str], together: threading.Barrier | None = None, **overrides
 ) -> tuple[InboxService, ReceiverApp]:
     settings = InboxSettings(
-        name="p", root=tmp_path / "spool", callback_url="http://127.0.0.1:9/callback",
-        settle_seconds=0.05, chunk_records=2, rescan_seconds=0.1, **overrides,
+        name="p",
+        root=tmp_path / "spool",
+        callback_url="http://127.0.0.1:9/callback",
+        settle_seconds=0.05,
+        chunk_records=2,
+        rescan_seconds=0.1,
+        **overrides,
     )
     app = ReceiverApp(tmp_path / "receiver")
     stop = threading.Event()
@@ -41,8 +46,10 @@ def run_service(
         for name in names:  # after the start-up scan, so only a later rescan can find them
             content = orjson.dumps([{"f": name, "i": i} for i in range(5)])
             (service.layout.inbox / name).write_bytes(content)
-        wait_until(lambda: len(list(service.layout.done.glob("*/*/*.journal"))) == len(names),
-                   what="every file in done/")
+        wait_until(
+            lambda: len(list(service.layout.done.glob("*/*/*.journal"))) == len(names),
+            what="every file in done/",
+        )
     finally:
         stop.set()
         service.wake()
@@ -53,7 +60,7 @@ def run_service(
 
 def test_the_periodic_rescan_finds_files_no_event_announced(tmp_path):
     """inotify can drop events; listing the inbox every rescan_seconds still finds every file."""
-    service, app = run_service(tmp_path, ["a.json", "b.json"])
+    _, app = run_service(tmp_path, ["a.json", "b.json"])
     assert sorted(i["file_name"] for i in app.store.summary()) == ["a.json", "b.json"]
     app.close()
 
@@ -62,7 +69,7 @@ def test_more_workers_ingest_several_files_of_one_inbox_at_once(tmp_path):
     """workers = N lets N files go at once; each still arrives exactly once."""
     names = [f"f{n}.json" for n in range(6)]
     together = threading.Barrier(3, timeout=10)
-    service, app = run_service(tmp_path, names, together, workers=3)
+    _, app = run_service(tmp_path, names, together, workers=3)
     summary = app.store.summary()
     assert sorted(i["file_name"] for i in summary) == names
     assert all(i["completed"] and i["records"] == 5 and i["duplicates"] == 0 for i in summary)

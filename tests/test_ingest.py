@@ -127,7 +127,10 @@ def test_transient_answers_are_retried_with_backoff_and_never_fail_the_file(h, f
 
 
 def test_retry_after_is_honoured(h):
-    h.faults = [status(429, b"", **{"Retry-After": "7"}), status(503, b"", **{"Retry-After": "300"})]
+    h.faults = [
+        status(429, b"", **{"Retry-After": "7"}),
+        status(503, b"", **{"Retry-After": "300"}),
+    ]
     assert h.run(h.drop("products.json", RECORDS)) == "done"
     assert h.clock.waits == [7.0, 60.0]
 
@@ -148,10 +151,11 @@ def test_persistent_checksum_mismatch_fails_the_file(h):
 
 def test_a_receiver_that_lost_its_state_gets_everything_again(h, tmp_path):
     """'Out-of-order chunk' with expected_chunk rewinds to that chunk; nothing is lost."""
+
     def lose_state(request, harness):
         harness.app.close()
         harness.app = ReceiverApp(tmp_path / "fresh-receiver")
-        return None
+        return
 
     h.faults = [passthrough, passthrough, lose_state]
     assert h.run(h.drop("products.json", RECORDS)) == "done"

@@ -41,4 +41,4 @@ def test_level_filters():
     log.setup("warning", "json", out)
     structlog.get_logger().info("quiet")
     structlog.get_logger().warning("loud")
-    assert [orjson.loads(l)["event"] for l in out.getvalue().splitlines()] == ["loud"]
+    assert [orjson.loads(line)["event"] for line in out.getvalue().splitlines()] == ["loud"]

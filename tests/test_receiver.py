@@ -20,7 +20,9 @@ def app(tmp_path):
     receiver.close()
 
 
-def chunk(number: int, records: list, offset: int, is_last: bool = False, ingestion: str = ID) -> bytes:
+def chunk(
+    number: int, records: list, offset: int, is_last: bool = False, ingestion: str = ID
+) -> bytes:
     records_json = orjson.dumps(records, option=orjson.OPT_SORT_KEYS)
     span = ChunkSpan(number, offset, len(records), 0, 0, hashlib.sha256(records_json).hexdigest())
     return protocol.chunk_body(ingestion, span, records_json, is_last, SOURCE)
@@ -38,7 +40,11 @@ def completion(chunks: int, records: int) -> bytes:
 
 def test_chunks_in_order_then_completion_are_stored(app):
     assert post(app, chunk(0, [{"a": 1}, {"a": 2}], 0))[1]["ack"] is True
-    assert post(app, chunk(1, [{"a": 3}], 2, True))[1] == {"ack": True, "ingestion_id": ID, "chunk_number": 1}
+    assert post(app, chunk(1, [{"a": 3}], 2, True))[1] == {
+        "ack": True,
+        "ingestion_id": ID,
+        "chunk_number": 1,
+    }
     assert post(app, completion(2, 3))[1]["ack"] is True
     lines = app.store.ndjson_path(ID).read_bytes().splitlines()
     assert [orjson.loads(line) for line in lines] == [{"a": 1}, {"a": 2}, {"a": 3}]
@@ -49,7 +55,12 @@ def test_chunks_in_order_then_completion_are_stored(app):
 def test_a_resent_chunk_is_acknowledged_once_and_not_stored_twice(app):
     body = chunk(0, [{"a": 1}], 0)
     post(app, body)
-    assert post(app, body)[1] == {"ack": True, "ingestion_id": ID, "chunk_number": 0, "duplicate": True}
+    assert post(app, body)[1] == {
+        "ack": True,
+        "ingestion_id": ID,
+        "chunk_number": 0,
+        "duplicate": True,
+    }
     assert len(app.store.ndjson_path(ID).read_bytes().splitlines()) == 1
     assert app.store.summary()[0]["duplicates"] == 1
 
@@ -69,7 +80,11 @@ def test_a_wrong_checksum_or_digest_is_a_checksum_mismatch(app):
 
 def test_a_completion_that_does_not_match_what_arrived_is_refused(app):
     post(app, chunk(0, [{"a": 1}], 0))
-    assert post(app, completion(3, 1))[1] == {"ack": False, "error": "Out-of-order chunk", "expected_chunk": 1}
+    assert post(app, completion(3, 1))[1] == {
+        "ack": False,
+        "error": "Out-of-order chunk",
+        "expected_chunk": 1,
+    }
     assert "does not match" in post(app, completion(1, 5))[1]["error"]
 
 

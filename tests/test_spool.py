@@ -59,7 +59,7 @@ def test_of_two_racing_claimers_exactly_one_wins(tmp_path):
         barrier = threading.Barrier(len(spools))
         results: list[Claim | None] = []
 
-        def claim(spool: Spool) -> None:
+        def claim(spool: Spool, barrier=barrier, results=results, name=name) -> None:
             barrier.wait()
             results.append(spool.claim(name, 0.0))
 

@@ -68,7 +68,9 @@ def test_numbers_are_parsed_as_the_receiver_sees_them(tmp_path):
 
 
 def test_nested_items_path(tmp_path):
-    result = run_stage(tmp_path, b'{"meta": {"n": 2}, "products": [{"a": 1}, {"a": 2}]}', "products.item")
+    result = run_stage(
+        tmp_path, b'{"meta": {"n": 2}, "products": [{"a": 1}, {"a": 2}]}', "products.item"
+    )
     assert result.total_records == 2
 
 

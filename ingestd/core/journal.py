@@ -69,7 +69,12 @@ class Completed:
 
 
 Entry = Begin | Ack | Rewind | Completed
-_TYPES: dict[str, type[Any]] = {"begin": Begin, "ack": Ack, "rewind": Rewind, "completed": Completed}
+_TYPES: dict[str, type[Any]] = {
+    "begin": Begin,
+    "ack": Ack,
+    "rewind": Rewind,
+    "completed": Completed,
+}
 
 
 def encode(entry: Entry) -> bytes:
@@ -110,7 +115,9 @@ def _decode(line: bytes, number: int) -> Entry:
         kind = _TYPES[raw.pop("type")]
         return kind(**raw)  # type: ignore[no-any-return]
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise JournalCorrupt(f"journal line {number} is damaged: {exc}", journal_line=number) from exc
+        raise JournalCorrupt(
+            f"journal line {number} is damaged: {exc}", journal_line=number
+        ) from exc
 
 
 def _start(entry: Entry) -> JournalState:

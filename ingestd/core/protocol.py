@@ -11,7 +11,7 @@ import base64
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -153,7 +153,7 @@ def classify(
         return Rejected(f"HTTP {status}", status, _excerpt(body))
     assert answer is not None
     if answer.get("ack") is not True:
-        return Rejected("the answer has no \"ack\": true", status, _excerpt(body))
+        return Rejected('the answer has no "ack": true', status, _excerpt(body))
     if not _names_what_was_sent(answer, sent_ingestion_id, sent_chunk_number):
         return RetryLater("the answer names another ingestion or chunk")
     return Acknowledged(duplicate=answer.get("duplicate") is True)
@@ -177,7 +177,7 @@ def _names_what_was_sent(answer: dict[str, Any], ingestion: str, chunk: int) -> 
     )
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

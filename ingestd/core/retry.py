@@ -24,7 +24,7 @@ def backoff_delay(
     delay = rand() * ceiling
     if retry_after is not None:
         delay = max(delay, min(retry_after, cap))
-    return delay
+    return float(delay)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

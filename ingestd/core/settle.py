@@ -17,7 +17,7 @@ STALE_OPEN_SECONDS = 300.0
 
 
 def wanted(name: str, patterns: Iterable[str]) -> bool:
-    """Is `name` a file to ingest: not hidden, not an upload in progress, not a lock, matching a pattern."""
+    """Is `name` to be ingested: not hidden, not an upload or lock file, and matching a pattern."""
     if name.startswith((".", "~$")) or name.endswith(TEMPORARY_SUFFIXES):
         return False
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)

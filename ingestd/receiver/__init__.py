@@ -1,4 +1,4 @@
-"""The reference Pimcore-side receiver: checks every chunk as the protocol says and keeps it durably."""
+"""The reference Pimcore-side receiver: checks each chunk as the protocol says and stores it."""
 
 from ingestd.receiver.app import ReceiverApp
 from ingestd.receiver.server import ReceiverServer

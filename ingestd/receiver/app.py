@@ -71,9 +71,8 @@ class ReceiverApp:
         if payload.get("record_offset") != row.records:
             return _refuse(f"record_offset should be {row.records}")
         lines = b"".join(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n" for r in records)
-        source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
         self.store.accept_chunk(
-            row, number, payload["checksum"], row.records, lines, len(records), source
+            row, number, payload["checksum"], row.records, lines, len(records), _source(payload)
         )
         return _ack(ingestion, number)
 
@@ -99,12 +98,18 @@ class ReceiverApp:
                 f"Completion does not match: received {row.next_chunk} chunks and "
                 f"{row.records} records"
             )
-        source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
-        self.store.complete(row, str(payload.get("file_sha256")), source)
+        self.store.complete(row, str(payload.get("file_sha256")), _source(payload))
         return _ack(ingestion, payload.get("chunk_number"))
 
     def close(self) -> None:
         self.store.close()
+
+
+def _source(payload: dict[str, Any]) -> dict[str, str]:
+    source = payload.get("source")
+    if not isinstance(source, dict):
+        return {}
+    return {k: str(v) for k, v in source.items() if isinstance(k, str)}
 
 
 def _digest_matches(headers: Mapping[str, str], body: bytes) -> bool:

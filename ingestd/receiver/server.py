@@ -67,7 +67,7 @@ class ReceiverServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/callback"
+        return f"http://{host!s}:{port}/callback"
 
     def serve_forever(self) -> None:
         self._server.serve_forever(poll_interval=0.2)

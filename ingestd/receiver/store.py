@@ -140,8 +140,15 @@ class Store:
             "FROM ingestions i ORDER BY i.rowid"
         ).fetchall()
         keys = (
-            "ingestion_id", "chunks", "records", "completed", "inbox", "file_name",
-            "file_type", "file_sha256", "duplicates",
+            "ingestion_id",
+            "chunks",
+            "records",
+            "completed",
+            "inbox",
+            "file_name",
+            "file_type",
+            "file_sha256",
+            "duplicates",
         )
         return [dict(zip(keys, (*r[:3], bool(r[3]), *r[4:]), strict=True)) for r in rows]
 
@@ -158,7 +165,7 @@ class Store:
             os.lseek(fd, row.ndjson_bytes, os.SEEK_SET)
             view = memoryview(lines)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)

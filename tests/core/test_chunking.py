@@ -1,4 +1,5 @@
 import hashlib
+import itertools
 
 import orjson
 import pytest
@@ -53,7 +54,9 @@ def test_chunks_close_before_the_byte_limit_is_exceeded():
     for span in spans:
         array = records_array(data[span.byte_start : span.byte_end])
         assert len(array) <= limit
-        assert array == orjson.dumps(records[span.record_offset : span.record_offset + span.record_count])
+        assert array == orjson.dumps(
+            records[span.record_offset : span.record_offset + span.record_count]
+        )
     assert sum(s.record_count for s in spans) == 20
     assert len(spans) > 1
 
@@ -77,7 +80,7 @@ def test_spans_tile_records_and_bytes_and_carry_their_checksums():
     data = staged(records)
     spans = plan(records, ChunkLimits(records=7, bytes=300))
     assert spans[0].record_offset == 0 and spans[0].byte_start == 0
-    for before, after in zip(spans, spans[1:]):
+    for before, after in itertools.pairwise(spans):
         assert after.record_offset == before.record_offset + before.record_count
         assert after.byte_start == before.byte_end
     assert spans[-1].byte_end == len(data)

@@ -4,10 +4,21 @@ from ingestd.core.journal import Ack, Begin, Completed, Rewind, encode, replay
 from ingestd.errors import JournalCorrupt
 
 BEGIN = Begin(
-    ingestion_id="f" * 64, inbox="products", file_name="p.json", file_type="json",
-    file_size=100, file_sha256="a" * 64, claim_token="t", claimed_at="2026-11-26T00:00:00Z",
-    chunk_records=2, chunk_bytes=1024, protocol=1, staged_size=90, index_sha256="b" * 64,
-    chunk_count=3, total_records=5,
+    ingestion_id="f" * 64,
+    inbox="products",
+    file_name="p.json",
+    file_type="json",
+    file_size=100,
+    file_sha256="a" * 64,
+    claim_token="t",
+    claimed_at="2026-11-26T00:00:00Z",
+    chunk_records=2,
+    chunk_bytes=1024,
+    protocol=1,
+    staged_size=90,
+    index_sha256="b" * 64,
+    chunk_count=3,
+    total_records=5,
 )
 
 

@@ -39,7 +39,9 @@ def test_chunk_body_carries_the_v1_fields_and_checksum_of_its_records():
         "ingestion_id": ID,
         "chunk_number": 4,
         "chunk_id": f"{ID}:4",
-        "checksum": hashlib.sha256(orjson.dumps(body["records"], option=orjson.OPT_SORT_KEYS)).hexdigest(),
+        "checksum": hashlib.sha256(
+            orjson.dumps(body["records"], option=orjson.OPT_SORT_KEYS)
+        ).hexdigest(),
         "records": [{"a": 2, "b": 1}],
         "is_last": True,
         "record_offset": 2000,
@@ -63,11 +65,18 @@ def test_content_digest_is_rfc9530_sha256_of_the_exact_bytes():
     assert headers["User-Agent"] == "ingestd/1"
 
 
-def answer(status: int, body: object, headers: dict | None = None, chunk: int = 3, completion=False):
+def answer(
+    status: int, body: object, headers: dict | None = None, chunk: int = 3, completion=False
+):
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
     return classify(
-        status, headers or {}, raw, sent_ingestion_id=ID, sent_chunk_number=chunk,
-        now=1_800_000_000.0, completion=completion,
+        status,
+        headers or {},
+        raw,
+        sent_ingestion_id=ID,
+        sent_chunk_number=chunk,
+        now=1_800_000_000.0,
+        completion=completion,
     )
 
 
@@ -77,15 +86,31 @@ def answer(status: int, body: object, headers: dict | None = None, chunk: int = 
         (200, {"ack": True}, Acknowledged()),
         (201, {"ack": True, "ingestion_id": ID, "chunk_number": 3}, Acknowledged()),
         (200, {"ack": True, "duplicate": True}, Acknowledged(duplicate=True)),
-        (202, {"ack": True, "chunk_number": 3.0}, RetryLater("the answer names another ingestion or chunk")),
-        (200, {"ack": True, "chunk_number": 2}, RetryLater("the answer names another ingestion or chunk")),
-        (200, {"ack": True, "ingestion_id": "b" * 64}, RetryLater("the answer names another ingestion or chunk")),
+        (
+            202,
+            {"ack": True, "chunk_number": 3.0},
+            RetryLater("the answer names another ingestion or chunk"),
+        ),
+        (
+            200,
+            {"ack": True, "chunk_number": 2},
+            RetryLater("the answer names another ingestion or chunk"),
+        ),
+        (
+            200,
+            {"ack": True, "ingestion_id": "b" * 64},
+            RetryLater("the answer names another ingestion or chunk"),
+        ),
         (500, {"ack": True}, RetryLater("HTTP 500")),
         (503, b"", RetryLater("HTTP 503")),
         (408, b"", RetryLater("HTTP 408")),
         (425, b"", RetryLater("HTTP 425")),
         (429, b"", RetryLater("HTTP 429")),
-        (200, b"<html>proxy error</html>", RetryLater("HTTP 200 with a body that is not a JSON object")),
+        (
+            200,
+            b"<html>proxy error</html>",
+            RetryLater("HTTP 200 with a body that is not a JSON object"),
+        ),
         (200, [1, 2], RetryLater("HTTP 200 with a body that is not a JSON object")),
         (200, {"ack": False, "error": "Checksum mismatch"}, ResendChecksum("Checksum mismatch")),
         (200, {"ack": False, "error": "Out-of-order chunk", "expected_chunk": 1}, RewindTo(1)),

@@ -42,7 +42,7 @@ class Process:
 
     def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.log = log
-        self._out = open(log, "ab")
+        self._out = open(log, "ab")  # noqa: SIM115 (lives as long as the process)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ingestd", *args],
             stdout=self._out,
@@ -166,8 +166,10 @@ class Daemon:
         )
         self._processes.append(self.process)
         wait_until(
-            lambda: self.process.output().count('"event":"started"') == self.starts
-            or self.process.proc.poll() is not None,
+            lambda: (
+                self.process.output().count('"event":"started"') == self.starts
+                or self.process.proc.poll() is not None
+            ),
             what="the daemon to start",
         )
         if self.process.proc.poll() is not None:

@@ -16,25 +16,41 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def ingestd(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ingestd", *args], capture_output=True,
-                          text=True, timeout=60, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "ingestd", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        **kwargs,
+    )
 
 
 def test_run_without_config_shows_a_file_going_from_inbox_to_done(tmp_path):
     """The embedded default: a spool under ./spool/ and an in-process receiver."""
     env = {k: v for k, v in os.environ.items() if k != "INGESTD_CONFIG"}
-    log = open(tmp_path / "demo.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "ingestd", "run"], cwd=tmp_path, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log = open(tmp_path / "demo.log", "wb")  # noqa: SIM115 (closed in finally)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingestd", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         wait_until(lambda: b'"started"' in (tmp_path / "demo.log").read_bytes(), what="demo start")
         inbox = tmp_path / "spool" / "demo" / "inbox"
         (inbox / "products.json").write_bytes(orjson.dumps([{"sku": "A-1"}, {"sku": "A-2"}]))
-        wait_until(lambda: list((tmp_path / "spool" / "demo" / "done").glob("*/*/products.json")),
-                   what="the demo file in done/")
+        wait_until(
+            lambda: list((tmp_path / "spool" / "demo" / "done").glob("*/*/products.json")),
+            what="the demo file in done/",
+        )
         (stored,) = (tmp_path / "spool" / "receiver").glob("*.ndjson")
         assert [orjson.loads(line) for line in stored.read_bytes().splitlines()] == [
-            {"sku": "A-1"}, {"sku": "A-2"}]
+            {"sku": "A-1"},
+            {"sku": "A-2"},
+        ]
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:
@@ -52,7 +68,9 @@ def test_version():
 def test_check_config_accepts_the_example_and_refuses_a_broken_one(tmp_path):
     assert ingestd("check-config", "--config", str(ROOT / "config.example.toml")).returncode == 0
     broken = tmp_path / "broken.toml"
-    broken.write_text('[[inbox]]\nname = "p"\nroot = "/x"\ncallback_url = "http://h/"\nchunk_bytes = 5\n')
+    broken.write_text(
+        '[[inbox]]\nname = "p"\nroot = "/x"\ncallback_url = "http://h/"\nchunk_bytes = 5\n'
+    )
     result = ingestd("check-config", "--config", str(broken))
     assert result.returncode == 2
     assert "inbox.0.chunk_bytes" in result.stderr
@@ -60,7 +78,10 @@ def test_check_config_accepts_the_example_and_refuses_a_broken_one(tmp_path):
 
 def test_environment_overrides_the_file(tmp_path):
     config = tmp_path / "c.toml"
-    config.write_text('log_level = "info"\n[[inbox]]\nname = "p"\nroot = "/x"\ncallback_url = "http://h/"\n')
-    result = ingestd("check-config", "--config", str(config),
-                     env={**os.environ, "INGESTD_LOG_LEVEL": "loud"})
+    config.write_text(
+        'log_level = "info"\n[[inbox]]\nname = "p"\nroot = "/x"\ncallback_url = "http://h/"\n'
+    )
+    result = ingestd(
+        "check-config", "--config", str(config), env={**os.environ, "INGESTD_LOG_LEVEL": "loud"}
+    )
     assert result.returncode == 2 and "log_level" in result.stderr

@@ -25,7 +25,9 @@ def progress(receiver) -> tuple[int, int]:
 
 def drop_batch(spool: Spool, rng: random.Random, batch: int) -> dict[str, list[dict]]:
     files = {f"b{batch}-big.json": catalog(1500, f"b{batch}")}
-    files.update({f"b{batch}-small-{n}.json": catalog(rng.randint(0, 30), f"b{batch}s{n}") for n in range(4)})
+    files.update(
+        {f"b{batch}-small-{n}.json": catalog(rng.randint(0, 30), f"b{batch}s{n}") for n in range(4)}
+    )
     for name, records in files.items():
         spool.drop(name, records)
     return files
@@ -51,7 +53,9 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(spool, receiver, da
         moments.add(progress(receiver))
 
     daemon.start()
-    wait_until(lambda: len(spool.data_files("done")) == len(files), timeout=60, what="all files done")
+    wait_until(
+        lambda: len(spool.data_files("done")) == len(files), timeout=60, what="all files done"
+    )
     assert spool.data_files("failed") == []
     assert spool.work_claims() == []
     completed = receiver.completed()
@@ -60,5 +64,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(spool, receiver, da
     for ingestion in completed:
         assert receiver.records(ingestion["ingestion_id"]) == files[ingestion["file_name"]]
     resent = sum(i["duplicates"] for i in receiver.ingestions())
-    assert resent <= KILLS + 1, "acknowledged chunks were sent again beyond the one in flight per kill"
+    assert resent <= KILLS + 1, (
+        "acknowledged chunks were sent again beyond the one in flight per kill"
+    )
     assert len(moments) >= KILLS * 2 // 3, f"kills hit too few distinct moments: {sorted(moments)}"

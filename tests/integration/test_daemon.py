@@ -16,8 +16,16 @@ from tests.integration.conftest import Spool, inbox_config, wait_until
 
 def catalog(n: int, tag: str = "") -> list[dict]:
     return [
-        {"sku": f"{tag}S{i:05d}", "name": f"Prodüct ñ {i}", "price": round(i * 1.01, 2),
-         "stock": i, "active": i % 2 == 0, "note": None, "dims": {"w": 1.5, "h": i}, "tags": ["a", "b"]}
+        {
+            "sku": f"{tag}S{i:05d}",
+            "name": f"Prodüct ñ {i}",
+            "price": round(i * 1.01, 2),
+            "stock": i,
+            "active": i % 2 == 0,
+            "note": None,
+            "dims": {"w": 1.5, "h": i},
+            "tags": ["a", "b"],
+        }
         for i in range(n)
     ]
 
@@ -55,11 +63,18 @@ def test_bad_files_fail_with_a_report_while_good_ones_keep_flowing(spool, receiv
     spool.drop("d-zero-bytes.json", b"")
     spool.drop("e-good.json", catalog(12))
     spool.drop("f-object.json", b'{"products": []}')
-    wait_until(lambda: len(spool.data_files("done")) + len(spool.data_files("failed")) == 6,
-               what="all six files finished")
+    wait_until(
+        lambda: len(spool.data_files("done")) + len(spool.data_files("failed")) == 6,
+        what="all six files finished",
+    )
     assert [p.name for p in spool.data_files("done")] == ["c-empty-array.json", "e-good.json"]
     reports = {r["file"]: r for r in spool.reports()}
-    assert sorted(reports) == ["a-truncated.json", "b-numbers.json", "d-zero-bytes.json", "f-object.json"]
+    assert sorted(reports) == [
+        "a-truncated.json",
+        "b-numbers.json",
+        "d-zero-bytes.json",
+        "f-object.json",
+    ]
     assert "malformed JSON" in reports["a-truncated.json"]["error"]
     assert reports["a-truncated.json"]["where"]["byte_offset"] > 0
     assert "not an object" in reports["b-numbers.json"]["error"]
@@ -68,8 +83,13 @@ def test_bad_files_fail_with_a_report_while_good_ones_keep_flowing(spool, receiv
     for report in reports.values():
         assert report["reason"] == "invalid_input" and report["chunks_acknowledged"] == 0
     by_name = {i["file_name"]: i for i in receiver.ingestions()}
-    assert sorted(by_name) == ["c-empty-array.json", "e-good.json"]  # nothing of the bad files arrived
-    assert by_name["c-empty-array.json"]["completed"] and by_name["c-empty-array.json"]["records"] == 0
+    assert sorted(by_name) == [
+        "c-empty-array.json",
+        "e-good.json",
+    ]  # nothing of the bad files arrived
+    assert (
+        by_name["c-empty-array.json"]["completed"] and by_name["c-empty-array.json"]["records"] == 0
+    )
 
 
 def test_files_waiting_at_start_up_are_ingested_in_name_order(spool, receiver, daemon):
@@ -92,11 +112,17 @@ def test_moving_a_finished_file_back_into_the_inbox_reingests_it(spool, receiver
     wait_until(lambda: spool.data_files("done"), what="first ingestion done")
     (done,) = spool.data_files("done")
     os.rename(done, spool.inbox / "daily.json")
-    wait_until(lambda: len(list(spool.done.glob("*/*/*.journal"))) == 2 and spool.data_files("done"),
-               what="second ingestion done")
+    wait_until(
+        lambda: len(list(spool.done.glob("*/*/*.journal"))) == 2 and spool.data_files("done"),
+        what="second ingestion done",
+    )
     first, second = receiver.completed()
     assert first["ingestion_id"] != second["ingestion_id"]
-    assert receiver.records(first["ingestion_id"]) == receiver.records(second["ingestion_id"]) == catalog(15)
+    assert (
+        receiver.records(first["ingestion_id"])
+        == receiver.records(second["ingestion_id"])
+        == catalog(15)
+    )
     assert second["chunks"] == 2 and second["duplicates"] == 0
 
 
@@ -112,7 +138,9 @@ def test_a_file_still_being_written_is_not_claimed_until_it_settles(spool, recei
             f.flush()
             time.sleep(0.3)  # a slow writer: pauses shorter than settle_seconds
             assert (spool.inbox / "slow.json").exists(), "claimed while still being written"
-    wait_until(lambda: spool.data_files("done") or spool.data_files("failed"), what="slow file done")
+    wait_until(
+        lambda: spool.data_files("done") or spool.data_files("failed"), what="slow file done"
+    )
     assert spool.data_files("failed") == []
     (ingestion,) = receiver.completed()
     assert receiver.records(ingestion["ingestion_id"]) == catalog(40)
@@ -125,7 +153,7 @@ def test_a_file_is_not_claimed_while_its_writer_holds_it_open(spool, receiver, d
     with open(spool.inbox / "inplace.json", "wb") as f:
         f.write(orjson.dumps(catalog(5)))
         f.flush()
-        wait_until(lambda: any(l.get("event") == "started" for l in daemon.log_lines()))
+        wait_until(lambda: any(line.get("event") == "started" for line in daemon.log_lines()))
         deadline = time.monotonic() + 1.5  # well past settle_seconds, with no change
         while time.monotonic() < deadline:
             assert (spool.inbox / "inplace.json").exists(), "claimed while open for writing"
@@ -152,8 +180,15 @@ def test_entries_that_are_not_for_ingestion_are_left_alone(spool, receiver, daem
     spool.inbox.mkdir(parents=True)
     secret = tmp_path / "secret.json"
     secret.write_bytes(orjson.dumps([{"secret": True}]))
-    leftovers = [".hidden.json", "upload.json.part", "upload.json.filepart", "x.json.tmp",
-                 "y.json.partial", "z.json~", "~$sheet.json"]
+    leftovers = [
+        ".hidden.json",
+        "upload.json.part",
+        "upload.json.filepart",
+        "x.json.tmp",
+        "y.json.partial",
+        "z.json~",
+        "~$sheet.json",
+    ]
     for name in leftovers:
         (spool.inbox / name).write_bytes(b"[]")
     os.mkfifo(spool.inbox / "fifo.json")
@@ -166,7 +201,9 @@ def test_entries_that_are_not_for_ingestion_are_left_alone(spool, receiver, daem
     remaining = sorted(os.listdir(spool.inbox))
     assert remaining == sorted([*leftovers, "fifo.json", "link.json", "folder.json"])
     assert [i["file_name"] for i in receiver.ingestions()] == ["good.json"]
-    warnings = [l for l in daemon.log_lines() if "not a regular file" in l.get("event", "")]
+    warnings = [
+        line for line in daemon.log_lines() if "not a regular file" in line.get("event", "")
+    ]
     assert sorted(w["file"] for w in warnings) == ["fifo.json", "folder.json", "link.json"]
 
 
@@ -186,14 +223,18 @@ def test_names_with_newlines_and_bad_bytes_are_escaped_everywhere(spool, receive
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_stop_signal_mid_ingestion_exits_cleanly_and_the_file_resumes(spool, receiver, daemon, signum):
+def test_a_stop_signal_mid_ingestion_exits_cleanly_and_the_file_resumes(
+    spool, receiver, daemon, signum
+):
     """SIGTERM/SIGINT: stop claiming, leave the journal consistent, exit 0; a restart finishes."""
     dead_end = inbox_config(spool.root, receiver, callback_url="http://127.0.0.1:9/callback")
     daemon.configure([dead_end])
     daemon.start()
     spool.drop("p.json", catalog(30))
-    wait_until(lambda: any("will retry" in l.get("event", "") for l in daemon.log_lines()),
-               what="the daemon retrying an unreachable receiver")
+    wait_until(
+        lambda: any("will retry" in line.get("event", "") for line in daemon.log_lines()),
+        what="the daemon retrying an unreachable receiver",
+    )
     assert daemon.process.terminate(timeout=10, signum=signum) == 0
     (claim,) = spool.work_claims()
     assert (claim / "p.json.journal").exists()
@@ -206,35 +247,56 @@ def test_a_stop_signal_mid_ingestion_exits_cleanly_and_the_file_resumes(spool, r
 
 def test_several_inboxes_run_side_by_side(tmp_path, receiver, daemon):
     first, second = Spool(tmp_path / "a"), Spool(tmp_path / "b")
-    daemon.configure([
-        inbox_config(first.root, receiver, name="first"),
-        inbox_config(second.root, receiver, name="second", patterns=["*.data"]),
-    ])
+    daemon.configure(
+        [
+            inbox_config(first.root, receiver, name="first"),
+            inbox_config(second.root, receiver, name="second", patterns=["*.data"]),
+        ]
+    )
     daemon.start()
     first.drop("one.json", catalog(4))
     second.drop("two.data", catalog(6))
     second.drop("ignored.json", catalog(1))
     wait_until(lambda: first.data_files("done") and second.data_files("done"), what="both inboxes")
-    assert sorted((i["inbox"], i["records"]) for i in receiver.completed()) == [("first", 4), ("second", 6)]
+    assert sorted((i["inbox"], i["records"]) for i in receiver.completed()) == [
+        ("first", 4),
+        ("second", 6),
+    ]
     assert os.listdir(second.inbox) == ["ignored.json"]
 
 
 @pytest.mark.parametrize(
     "config,needle",
     [
-        ('[[inbox]]\nname = "p"\nroot = "/tmp/x"\ncallback_url = "http://127.0.0.1:1/"\nchunk_records = 0\n',
-         "inbox.0.chunk_records"),
+        (
+            '[[inbox]]\nname = "p"\nroot = "/tmp/x"\ncallback_url = "http://127.0.0.1:1/"\nchunk_records = 0\n',
+            "inbox.0.chunk_records",
+        ),
         ('[[inbox]]\nname = "p"\nroot = "/tmp/x"\n', "inbox.0.callback_url"),
-        ('[[inbox]]\nname = "p"\nroot = "/tmp/x"\ncallback_url = "ftp://x"\n', "http:// or https://"),
-        ('[[inbox]]\nname = "p"\nroot = "/tmp/x"\ncallback_url = "http://h/"\nsettle = 2\n', "inbox.0.settle"),
+        (
+            '[[inbox]]\nname = "p"\nroot = "/tmp/x"\ncallback_url = "ftp://x"\n',
+            "http:// or https://",
+        ),
+        (
+            '[[inbox]]\nname = "p"\nroot = "/tmp/x"\ncallback_url = "http://h/"\nsettle = 2\n',
+            "inbox.0.settle",
+        ),
         ("inbox = [\n", "not valid TOML"),
-        ('log_level = "loud"\n[[inbox]]\nname = "p"\nroot = "/tmp/x"\ncallback_url = "http://h/"\n', "log_level"),
+        (
+            'log_level = "loud"\n[[inbox]]\nname = "p"\nroot = "/tmp/x"\ncallback_url = "http://h/"\n',
+            "log_level",
+        ),
     ],
 )
 def test_an_invalid_config_is_refused_with_exit_status_2(tmp_path, config, needle):
     path = tmp_path / "bad.toml"
     path.write_text(config)
-    result = subprocess.run([sys.executable, "-m", "ingestd", "run", "--config", str(path)],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "ingestd", "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode == 2
     assert needle in result.stderr
