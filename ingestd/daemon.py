@@ -20,6 +20,8 @@ from ingestd.core.settle import Settler
 from ingestd.errors import Interrupted, Transient
 from ingestd.ingest import InboxRuntime, Ingestion, RetryPolicy
 from ingestd.notify import Notifier
+from ingestd.readers import chooser
+from ingestd.readers.excel import ExcelReader
 from ingestd.readers.json import JsonReader
 from ingestd.sender import Sender
 from ingestd.settings import InboxSettings, Settings
@@ -49,7 +51,10 @@ class InboxService:
             name=settings.name,
             spool=Spool(layout, settings.patterns),
             sender=Sender(settings.callback_url, settings.request_timeout_seconds, transport),
-            reader=JsonReader(settings.json_items_path),
+            reader_for=chooser(
+                JsonReader(settings.json_items_path),
+                ExcelReader(settings.excel_sheet, settings.excel_header_row),
+            ),
             limits=ChunkLimits(settings.chunk_records, settings.chunk_bytes),
             retry=RetryPolicy(
                 settings.retry_initial_delay_seconds, settings.retry_max_delay_seconds

@@ -63,7 +63,7 @@ class InboxRuntime:
     name: str
     spool: Spool
     sender: Sender
-    reader: Reader
+    reader_for: Callable[[str], Reader]
     limits: ChunkLimits
     retry: RetryPolicy
     clock: Clock
@@ -112,6 +112,7 @@ class Ingestion:
 
     def _stage(self) -> JournalFile:
         claim, inbox = self.claim, self.inbox
+        reader = inbox.reader_for(claim.name)
         try:
             fd, _ = durable.open_regular(claim.data)
         except durable.NotRegular as exc:
@@ -120,7 +121,7 @@ class Ingestion:
             raise UnsafeFile(f"cannot open the claimed file safely: {exc.strerror}") from exc
         try:
             started = inbox.clock.monotonic()
-            staged = stage(fd, inbox.reader, inbox.limits, claim.staged, claim.index, inbox.stop)
+            staged = stage(fd, reader, inbox.limits, claim.staged, claim.index, inbox.stop)
         finally:
             os.close(fd)
         durable.fsync_dir(claim.folder)
@@ -135,7 +136,7 @@ class Ingestion:
             ingestion_id=ingestion,
             inbox=inbox.name,
             file_name=printable_name(claim.name),
-            file_type=inbox.reader.file_type,
+            file_type=reader.file_type,
             file_size=staged.file_size,
             file_sha256=staged.file_sha256,
             claim_token=claim.token,
@@ -147,6 +148,8 @@ class Ingestion:
             index_sha256=staged.index_sha256,
             chunk_count=staged.chunk_count,
             total_records=staged.total_records,
+            sheet=staged.details.sheet,
+            notes=staged.details.notes,
         )
         journal = JournalFile.create(claim.journal, begin)
         self.log = self.log.bind(ingestion_id=ingestion)
@@ -156,6 +159,8 @@ class Ingestion:
             chunks=staged.chunk_count,
             bytes=staged.file_size,
             seconds=round(inbox.clock.monotonic() - started, 3),
+            sheet=staged.details.sheet,
+            **staged.details.notes,
         )
         return journal
 
@@ -325,6 +330,7 @@ class Ingestion:
             "where": failure.where,
             "chunks_acknowledged": state.next_chunk if state else 0,
             "records_acknowledged": self._records_acknowledged(state),
+            "notes": state.begin.notes if state else {},
             "what_to_do": failure.advice,
         }
         self.log.error("file failed", reason=failure.kind, error=failure.message, **failure.where)
@@ -355,7 +361,7 @@ class Ingestion:
             return None
 
     def _source(self, begin: Begin) -> protocol.Source:
-        return protocol.Source(begin.inbox, begin.file_name, begin.file_type)
+        return protocol.Source(begin.inbox, begin.file_name, begin.file_type, begin.sheet)
 
     def _now(self) -> str:
         return iso(self.inbox.clock.now())

@@ -19,7 +19,9 @@ class InboxSettings(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
     root: Path
     callback_url: str
-    patterns: list[str] = Field(default_factory=lambda: ["*.json"], min_length=1)
+    patterns: list[str] = Field(
+        default_factory=lambda: ["*.json", "*.xlsx", "*.xlsm"], min_length=1
+    )
     chunk_records: int = Field(500, ge=1)
     chunk_bytes: int = Field(1048576, ge=1024)
     settle_seconds: float = Field(2.0, ge=0)
@@ -27,6 +29,8 @@ class InboxSettings(BaseModel):
     retry_max_delay_seconds: float = Field(60, gt=0)
     retry_initial_delay_seconds: float = Field(0.5, gt=0)
     json_items_path: str = "item"
+    excel_sheet: str | int | None = None
+    excel_header_row: int = Field(1, ge=1)
     workers: int = Field(1, ge=1, le=64)
     rescan_seconds: float = Field(30, gt=0)
 

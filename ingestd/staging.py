@@ -18,7 +18,7 @@ import orjson
 
 from ingestd.core.chunking import ChunkLimits, ChunkPlanner, ChunkSpan
 from ingestd.errors import Interrupted, InvalidInput
-from ingestd.readers import Reader, SourceStream
+from ingestd.readers import ReadDetails, Reader, SourceStream
 
 _BUFFER = 1 << 20
 _STOP_CHECK_EVERY = 4096
@@ -32,6 +32,7 @@ class Staged:
     chunk_count: int
     staged_size: int
     index_sha256: str
+    details: ReadDetails
 
 
 def stage(
@@ -46,13 +47,14 @@ def stage(
     if os.fstat(fd).st_size == 0:
         raise InvalidInput("the file is empty (0 bytes): an empty export is not an empty catalog")
     stream = SourceStream(fd)
+    details = ReadDetails()
     planner = ChunkPlanner(limits)
     with open(staged, "wb", buffering=_BUFFER) as out, _IndexWriter(index) as spans:
         total = 0
-        for total, record in enumerate(reader.records(stream), start=1):
+        for total, record in enumerate(reader.records(stream, details), start=1):
             if stop is not None and total % _STOP_CHECK_EVERY == 0 and stop.is_set():
                 raise Interrupted()
-            line = _canonical(record, total - 1, stream.position)
+            line = _canonical(record, total - 1, stream.position, details)
             spans.add(planner.add(line))
             out.write(line)
             out.write(b"\n")
@@ -67,24 +69,18 @@ def stage(
         chunk_count=spans.count,
         staged_size=staged_size,
         index_sha256=spans.sha256(),
+        details=details,
     )
 
 
-def _canonical(record: object, index: int, position: int) -> bytes:
+def _canonical(record: object, index: int, position: int, details: ReadDetails) -> bytes:
+    where = {"record_index": index, "byte_offset": position if details.sheet is None else None}
     if not isinstance(record, dict):
-        raise InvalidInput(
-            f"record {index} is {_kind(record)}, not an object",
-            record_index=index,
-            byte_offset=position,
-        )
+        raise InvalidInput(f"record {index} is {_kind(record)}, not an object", **where)
     try:
         return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError as exc:
-        raise InvalidInput(
-            f"record {index} cannot be sent as JSON: {exc}",
-            record_index=index,
-            byte_offset=position,
-        ) from exc
+        raise InvalidInput(f"record {index} cannot be sent as JSON: {exc}", **where) from exc
 
 
 def _kind(value: object) -> str:

@@ -12,6 +12,8 @@ import orjson
 
 from ingestd.core.chunking import ChunkLimits
 from ingestd.ingest import InboxRuntime, Ingestion, RetryPolicy
+from ingestd.readers import chooser
+from ingestd.readers.excel import ExcelReader
 from ingestd.readers.json import JsonReader
 from ingestd.receiver.app import ReceiverApp
 from ingestd.sender import Sender
@@ -34,9 +36,9 @@ class Harness:
         self.stop = threading.Event()
         self.runtime = InboxRuntime(
             name="products",
-            spool=Spool(self.layout, ["*.json"]),
+            spool=Spool(self.layout, ["*.json", "*.xlsx", "*.xlsm"]),
             sender=Sender("http://127.0.0.1:9/callback", 5, httpx.MockTransport(self._handle)),
-            reader=JsonReader(),
+            reader_for=chooser(JsonReader(), ExcelReader()),
             limits=limits,
             retry=RetryPolicy(initial_delay=0.5, max_delay=60),
             clock=self.clock,

@@ -38,6 +38,8 @@ class Begin:
     index_sha256: str
     chunk_count: int
     total_records: int
+    sheet: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
     journal_version: int = JOURNAL_VERSION
     type: str = field(default="begin", init=False)
 

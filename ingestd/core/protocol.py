@@ -29,9 +29,13 @@ class Source:
     inbox: str
     file_name: str
     file_type: str
+    sheet: str | None = None
 
     def as_dict(self) -> dict[str, str]:
-        return {"inbox": self.inbox, "file_name": self.file_name, "file_type": self.file_type}
+        source = {"inbox": self.inbox, "file_name": self.file_name, "file_type": self.file_type}
+        if self.sheet is not None:
+            source["sheet"] = self.sheet
+        return source
 
 
 def ingestion_id(inbox: str, file_name: str, size: int, file_sha256: str, claim_token: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import ijson
 
 from ingestd.errors import InvalidInput
-from ingestd.readers import Record, SourceStream
+from ingestd.readers import ReadDetails, Record, SourceStream
 
 _WHITESPACE = b" \t\r\n"
 _BOM = b"\xef\xbb\xbf"
@@ -23,7 +23,7 @@ class JsonReader:
         self._path = items_path
         self._parent = items_path[: -len(".item")] if items_path != "item" else ""
 
-    def records(self, stream: SourceStream) -> Iterator[Record]:
+    def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
         found = _ArrayWatch(self._parent)
         count = 0
         try:

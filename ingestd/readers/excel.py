@@ -1,0 +1,248 @@
+"""Excel workbooks (.xlsx, .xlsm): one sheet, a header row, one record per non-empty row.
+
+openpyxl reads in read-only mode with cached formula values, one row at a time, so memory is
+bounded by a row (plus the workbook's shared strings). defusedxml is installed, which openpyxl
+uses to refuse XML entity tricks. The archive is inspected first (workbook_zip).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import xml.parsers.expat
+import zipfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+import defusedxml
+import openpyxl
+from openpyxl.utils import get_column_letter
+
+from ingestd.errors import Interrupted, InvalidInput
+from ingestd.readers import ReadDetails, Record, SourceStream
+from ingestd.readers.workbook_zip import SAVE_AS_XLSX, open_workbook_zip
+
+
+class ExcelReader:
+    file_type = "excel"
+
+    def __init__(self, sheet: str | int | None = None, header_row: int = 1) -> None:
+        self._sheet = sheet
+        self._header_row = header_row
+
+    def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
+        f = stream.seekable()
+        archive = open_workbook_zip(f)
+        workbook = _load(f)
+        try:
+            sheet = self._pick(workbook)
+            details.sheet = sheet.title
+            sheet.reset_dimensions()  # a wrong <dimension> must not cut rows or columns off
+            yield from _rows_to_records(
+                sheet.iter_rows(values_only=True), self._header_row, sheet.title
+            )
+            # openpyxl keeps the sheet's archive path private; its API has no public name for it
+            uncached = _formulas_without_cached_value(archive, sheet._worksheet_path)
+            if uncached:
+                details.notes["formulas_without_cached_value"] = uncached
+        except (InvalidInput, Interrupted, GeneratorExit):
+            raise
+        except defusedxml.DefusedXmlException as exc:
+            raise InvalidInput(_xml_attack(exc)) from exc
+        except Exception as exc:
+            raise InvalidInput(f"the workbook cannot be read: {type(exc).__name__}: {exc}") from exc
+        finally:
+            workbook.close()
+            archive.close()
+
+    def _pick(self, workbook: Any) -> Any:
+        sheets = workbook.worksheets
+        names = [s.title for s in sheets]
+        chosen = self._sheet if self._sheet is not None else 0
+        if isinstance(chosen, int):
+            if 0 <= chosen < len(sheets):
+                return sheets[chosen]
+        elif chosen in names:
+            return sheets[names.index(chosen)]
+        raise InvalidInput(
+            f"the workbook has no sheet {chosen!r}; its sheets are {names}",
+            sheets=names,
+        )
+
+
+def _load(f: IO[bytes]) -> Any:
+    try:
+        return openpyxl.load_workbook(f, read_only=True, data_only=True, keep_links=False)
+    except defusedxml.DefusedXmlException as exc:
+        raise InvalidInput(_xml_attack(exc)) from exc
+    except Exception as exc:
+        raise InvalidInput(
+            f"the workbook cannot be opened: {type(exc).__name__}: {exc}. {SAVE_AS_XLSX}"
+        ) from exc
+
+
+def _rows_to_records(
+    rows: Iterator[tuple[Any, ...]], header_row: int, sheet: str
+) -> Iterator[Record]:
+    header: list[str] | None = None
+    for number, row in enumerate(rows, start=1):
+        if number < header_row:
+            continue
+        if header is None:
+            header = _header(row, number, sheet)
+            continue
+        if all(_empty(v) for v in row):
+            continue
+        yield _record(header, row, number, sheet)
+    if header is None:
+        raise InvalidInput(
+            f"sheet {sheet!r} has no header row {header_row}: it is empty", sheet=sheet
+        )
+
+
+def _header(row: tuple[Any, ...], number: int, sheet: str) -> list[str]:
+    names = ["" if _empty(v) else _text(v).strip() for v in row]
+    seen: dict[str, str] = {}
+    for index, name in enumerate(names):
+        if not name:
+            continue
+        column = get_column_letter(index + 1)
+        if name in seen:
+            raise InvalidInput(
+                f"columns {seen[name]} and {column} of sheet {sheet!r} both have the header "
+                f"{name!r}: a record cannot hold the same field twice",
+                sheet=sheet,
+                row=number,
+                columns=[seen[name], column],
+            )
+        seen[name] = column
+    if not seen:
+        raise InvalidInput(
+            f"header row {number} of sheet {sheet!r} is empty", sheet=sheet, row=number
+        )
+    return names
+
+
+def _record(header: list[str], row: tuple[Any, ...], number: int, sheet: str) -> Record:
+    record: Record = {}
+    for index, value in enumerate(row):
+        name = header[index] if index < len(header) else ""
+        if name:
+            record[name] = _json_value(value)
+        elif not _empty(value):
+            column = get_column_letter(index + 1)
+            raise InvalidInput(
+                f"cell {column}{number} of sheet {sheet!r} holds a value under an empty header "
+                "(a missing header, or a merged header cell): the value would be lost",
+                sheet=sheet,
+                row=number,
+                column=column,
+            )
+    for name in header[len(row) :]:
+        if name:
+            record[name] = None
+    return record
+
+
+def _json_value(value: Any) -> Any:
+    """Excel's value as plain JSON: numbers, booleans, null, text, and dates as ISO 8601 text."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dt.datetime):
+        value = _round_to_second(value)
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.replace(microsecond=0).isoformat(timespec="seconds")
+    if isinstance(value, dt.timedelta):
+        seconds = round(value.total_seconds())
+        sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+        return f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return str(value)
+
+
+def _round_to_second(value: dt.datetime) -> dt.datetime:
+    rounded = value.replace(microsecond=0)
+    return rounded + dt.timedelta(seconds=1) if value.microsecond >= 500_000 else rounded
+
+
+def _text(value: Any) -> str:
+    converted = _json_value(value)
+    return converted if isinstance(converted, str) else str(converted)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _formulas_without_cached_value(archive: zipfile.ZipFile, path: str) -> int:
+    """Cells with a formula but no cached value: openpyxl reads them as empty, so count them."""
+    member = path.lstrip("/")
+    with archive.open(member) as source:
+        first = source.read(1 << 20)
+        if b"<f" not in first and not _any_formula(source):
+            return 0
+    with archive.open(member) as source:
+        return _FormulaCounter().count(source)
+
+
+def _any_formula(source: IO[bytes]) -> bool:
+    tail = b""
+    while block := source.read(1 << 20):
+        if b"<f" in tail + block:
+            return True
+        tail = block[-2:]
+    return False
+
+
+class _FormulaCounter:
+    def __init__(self) -> None:
+        self.missing = 0
+        self._formula = False
+        self._value = ""
+        self._in_value = False
+
+    def count(self, source: IO[bytes]) -> int:
+        parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+        parser.StartDoctypeDeclHandler = _refuse_doctype
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.CharacterDataHandler = self._text
+        parser.ParseFile(source)
+        return self.missing
+
+    def _start(self, name: str, attributes: dict[str, str]) -> None:
+        tag = name.rpartition(" ")[2]
+        if tag == "c":
+            self._formula, self._value = False, ""
+        elif tag == "f":
+            self._formula = True
+        elif tag == "v":
+            self._in_value = True
+
+    def _end(self, name: str) -> None:
+        tag = name.rpartition(" ")[2]
+        if tag == "v":
+            self._in_value = False
+        elif tag == "c" and self._formula and not self._value.strip():
+            self.missing += 1
+
+    def _text(self, data: str) -> None:
+        if self._in_value:
+            self._value += data
+
+
+def _refuse_doctype(*args: object) -> None:
+    raise InvalidInput("the sheet XML declares a DTD, which no Excel workbook does: refused")
+
+
+def _xml_attack(exc: Exception) -> str:
+    return (
+        f"the workbook's XML declares entities or a DTD ({type(exc).__name__}), as XML bombs and "
+        f"external-entity attacks do: refused. {SAVE_AS_XLSX}"
+    )
