@@ -47,10 +47,8 @@ class ExcelReader:
                 details.notes["formulas_without_cached_value"] = uncached
         except (InvalidInput, Interrupted, GeneratorExit):
             raise
-        except defusedxml.DefusedXmlException as exc:
-            raise InvalidInput(_xml_attack(exc)) from exc
         except Exception as exc:
-            raise InvalidInput(f"the workbook cannot be read: {type(exc).__name__}: {exc}") from exc
+            raise _unreadable(exc, "the workbook cannot be read") from exc
         finally:
             workbook.close()
             archive.close()
@@ -73,12 +71,8 @@ class ExcelReader:
 def _load(f: IO[bytes]) -> Any:
     try:
         return openpyxl.load_workbook(f, read_only=True, data_only=True, keep_links=False)
-    except defusedxml.DefusedXmlException as exc:
-        raise InvalidInput(_xml_attack(exc)) from exc
     except Exception as exc:
-        raise InvalidInput(
-            f"the workbook cannot be opened: {type(exc).__name__}: {exc}. {SAVE_AS_XLSX}"
-        ) from exc
+        raise _unreadable(exc, "the workbook cannot be opened") from exc
 
 
 def _rows_to_records(
@@ -241,8 +235,15 @@ def _refuse_doctype(*args: object) -> None:
     raise InvalidInput("the sheet XML declares a DTD, which no Excel workbook does: refused")
 
 
-def _xml_attack(exc: Exception) -> str:
-    return (
-        f"the workbook's XML declares entities or a DTD ({type(exc).__name__}), as XML bombs and "
-        f"external-entity attacks do: refused. {SAVE_AS_XLSX}"
-    )
+def _unreadable(exc: BaseException, what: str) -> InvalidInput:
+    """openpyxl wraps parser errors; look down the chain for an XML attack defusedxml stopped."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, defusedxml.DefusedXmlException):
+            return InvalidInput(
+                f"the workbook's XML declares entities or a DTD ({type(cause).__name__}), as XML "
+                f"bombs and external-entity attacks do: refused. {SAVE_AS_XLSX}"
+            )
+        cause = cause.__cause__ or cause.__context__
+    message = " ".join(str(exc).split())
+    return InvalidInput(f"{what}: {type(exc).__name__}: {message}. {SAVE_AS_XLSX}")
