@@ -10,21 +10,49 @@ import pytest
 
 from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
-from ingestd.readers import SourceStream
+from ingestd.readers import ReadDetails, SourceStream
 from ingestd.readers.excel import ExcelReader
-from ingestd.readers import ReadDetails
 from tests import workbooks
 from tests.harness import Harness
 from tests.workbooks import BILLION_LAUGHS, ExcelError
 
-HEADER = ["sku", "qty", "price", "active", "empty", "day", "moment", "clock", "error", "ref", "note"]
+HEADER = [
+    "sku",
+    "qty",
+    "price",
+    "active",
+    "empty",
+    "day",
+    "moment",
+    "clock",
+    "error",
+    "ref",
+    "note",
+]
 ROW = [
-    "A-1", 3, 2.5, True, None, dt.date(2026, 11, 26), dt.datetime(2026, 11, 26, 13, 45, 7),
-    dt.time(8, 30, 15), ExcelError("#N/A"), ExcelError("#REF!"), "  keeps spaces ",
+    "A-1",
+    3,
+    2.5,
+    True,
+    None,
+    dt.date(2026, 11, 26),
+    dt.datetime(2026, 11, 26, 13, 45, 7),
+    dt.time(8, 30, 15),
+    ExcelError("#N/A"),
+    ExcelError("#REF!"),
+    "  keeps spaces ",
 ]
 EXPECTED = {
-    "sku": "A-1", "qty": 3, "price": 2.5, "active": True, "empty": None, "day": "2026-11-26",
-    "moment": "2026-11-26T13:45:07", "clock": "08:30:15", "error": "#N/A", "ref": "#REF!",
+    "sku": "A-1",
+    "qty": 3,
+    "price": 2.5,
+    "active": True,
+    "empty": None,
+    "day": "2026-11-26",
+    "moment": "2026-11-26T13:45:07",
+    "clock": "08:30:15",
+    "error": "#N/A",
+    "ref": "#REF!",
     "note": "  keeps spaces ",
 }
 
@@ -72,7 +100,12 @@ def test_an_excel_file_goes_through_the_whole_pipeline(h, tmp_path):
     claim = h.drop("catalog.xlsx", path.read_bytes())
     assert h.run(claim) == "done"
     assert h.chunk_numbers() == [0, 1, 2, "completion"]
-    assert h.sent[0]["source"] == {"inbox": "products", "file_name": "catalog.xlsx", "file_type": "excel", "sheet": "Products"}
+    assert h.sent[0]["source"] == {
+        "inbox": "products",
+        "file_name": "catalog.xlsx",
+        "file_type": "excel",
+        "sheet": "Products",
+    }
     assert h.received(h.sent[0]["ingestion_id"]) == [EXPECTED] * 5
 
 
@@ -147,9 +180,13 @@ def test_formulas_use_cached_values_and_count_the_missing_ones(tmp_path):
     """A formula nobody calculated reads as null, and the count is reported."""
     rows = [["a", "twice", "thrice"], [2, "=A2*2", "=A2*3"], [5, "=A3*2", "=A3*3"]]
     path = workbooks.write(tmp_path / "t.xlsx", {"S": rows})
-    workbooks.edit(path, "xl/worksheets/sheet1.xml",
-                   lambda xml: xml.replace(b"<f>A2*2</f><v />", b"<f>A2*2</f><v>4</v>")
-                   .replace(b"<f>A3*2</f><v />", b"<f>A3*2</f><v>10</v>"))
+    workbooks.edit(
+        path,
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(b"<f>A2*2</f><v />", b"<f>A2*2</f><v>4</v>").replace(
+            b"<f>A3*2</f><v />", b"<f>A3*2</f><v>10</v>"
+        ),
+    )
     records, details = read(path)
     assert records == [{"a": 2, "twice": 4, "thrice": None}, {"a": 5, "twice": 10, "thrice": None}]
     assert details.notes == {"formulas_without_cached_value": 2}
@@ -158,8 +195,11 @@ def test_formulas_use_cached_values_and_count_the_missing_ones(tmp_path):
 def test_a_dimension_that_lies_does_not_cut_data_off(tmp_path):
     rows = [["a", "b", "c"], [1, 2, 3], [4, 5, 6]]
     path = workbooks.write(tmp_path / "t.xlsx", {"S": rows})
-    workbooks.edit(path, "xl/worksheets/sheet1.xml",
-                   lambda xml: xml.replace(b'<dimension ref="A1:C3" />', b'<dimension ref="A1:A2" />'))
+    workbooks.edit(
+        path,
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(b'<dimension ref="A1:C3" />', b'<dimension ref="A1:A2" />'),
+    )
     assert read(path)[0] == [{"a": 1, "b": 2, "c": 3}, {"a": 4, "b": 5, "c": 6}]
 
 
@@ -188,13 +228,18 @@ def test_an_xml_bomb_is_refused(tmp_path):
 
 def test_an_entity_in_the_sheet_itself_is_refused(tmp_path):
     path = workbooks.write(tmp_path / "t.xlsx", {"S": [["a"], [1]]})
-    workbooks.edit(path, "xl/worksheets/sheet1.xml",
-                   lambda xml: b'<!DOCTYPE worksheet [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + xml)
+    workbooks.edit(
+        path,
+        "xl/worksheets/sheet1.xml",
+        lambda xml: b'<!DOCTYPE worksheet [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + xml,
+    )
     fails(path, "entities or a DTD")
 
 
 def test_a_legacy_xls_is_named_and_refused(tmp_path):
-    failure = fails(workbooks.legacy_xls(tmp_path / "old.xlsx"), r"legacy Excel 97-2003 workbook \(.xls\)")
+    failure = fails(
+        workbooks.legacy_xls(tmp_path / "old.xlsx"), r"legacy Excel 97-2003 workbook \(.xls\)"
+    )
     assert "save it as" in failure.message
 
 
@@ -213,7 +258,10 @@ def test_a_renamed_text_file_is_named_and_refused(tmp_path):
     "members,match",
     [
         ({"[Content_Types].xml": b"<Types/>", "xl/workbook.bin": b"\x00"}, r"\.xlsb"),
-        ({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"}, "OpenDocument"),
+        (
+            {"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"},
+            "OpenDocument",
+        ),
         ({"word/document.xml": b"<w/>"}, "not an Excel workbook"),
     ],
 )
@@ -235,8 +283,29 @@ def test_binary_garbage_is_refused(tmp_path):
 
 
 def test_a_failed_workbook_lands_in_failed_with_a_report(h, tmp_path):
-    locked = workbooks.encrypted(workbooks.write(tmp_path / "p.xlsx", {"S": [["a"], [1]]}), tmp_path / "l.xlsx")
+    locked = workbooks.encrypted(
+        workbooks.write(tmp_path / "p.xlsx", {"S": [["a"], [1]]}), tmp_path / "l.xlsx"
+    )
     assert h.run(h.drop("locked.xlsx", locked.read_bytes())) == "failed"
     report = h.report()
     assert report["reason"] == "invalid_input" and "password" in report["error"]
     assert h.sent == []
+
+
+@pytest.mark.parametrize(
+    "name,kind",
+    [
+        ("a.json", "json"),
+        ("a.xlsx", "excel"),
+        ("A.XLSM", "excel"),
+        ("a.xls", "excel"),
+        ("a.ods", "excel"),
+        ("a.data", "json"),
+        ("xlsx", "json"),
+    ],
+)
+def test_a_file_is_read_by_the_reader_its_name_calls_for(name, kind):
+    from ingestd.readers import chooser
+    from ingestd.readers.json import JsonReader
+
+    assert chooser(JsonReader(), ExcelReader())(name).file_type == kind

@@ -88,3 +88,10 @@ def test_a_journal_of_another_version_is_refused():
 def test_completion_before_all_chunks_is_corruption():
     with pytest.raises(JournalCorrupt):
         replay(journal(ack(0), Completed(3, 5, "x")))
+
+
+def test_a_begin_written_before_sheets_and_notes_existed_still_replays():
+    """Fields added later have defaults, so an older journal of the same version still reads."""
+    line = encode(BEGIN).replace(b',"sheet":null,"notes":{}', b"")
+    assert b"sheet" not in line
+    assert replay(line).begin == BEGIN

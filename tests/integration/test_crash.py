@@ -71,25 +71,32 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(spool, receiver, da
     assert len(moments) >= KILLS * 2 // 3, f"kills hit too few distinct moments: {sorted(moments)}"
 
 
-def test_a_100k_row_workbook_survives_sigkill_while_staging_and_sending(tmp_path, spool, receiver, daemon):
+def test_a_100k_row_workbook_survives_sigkill_while_staging_and_sending(
+    tmp_path, spool, receiver, daemon
+):
     """The Excel path has the same guarantees: killed mid-validation and mid-send, it finishes
     with every row delivered exactly once, in order."""
     header = ["sku", "name", "price", "qty", "active"]
-    rows = [[f"S{i:06d}", f"Prodüct {i}", round(i * 1.01, 2), i, i % 2 == 0] for i in range(100_000)]
+    rows = [
+        [f"S{i:06d}", f"Prodüct {i}", round(i * 1.01, 2), i, i % 2 == 0] for i in range(100_000)
+    ]
     workbook = workbooks.large(tmp_path / "catalog.xlsx", header, rows)
     daemon.configure([inbox_config(spool.root, receiver, chunk_records=500, settle_seconds=0.05)])
     spool.inbox.mkdir(parents=True)
     spool.drop("catalog.xlsx", workbook.read_bytes())
 
     daemon.start()
-    wait_until(lambda: spool.work_claims(), what="the workbook claimed")
+    wait_until(spool.work_claims, what="the workbook claimed")
     time.sleep(0.5)
     daemon.process.kill()  # in the validation pass: nothing may have been sent
     assert progress(receiver) == (0, 0)
     for chunks in (40, 120):
         daemon.start()
-        wait_until(lambda chunks=chunks: progress(receiver)[0] >= chunks, timeout=120,
-                   what=f"{chunks} chunks at the receiver")
+        wait_until(
+            lambda chunks=chunks: progress(receiver)[0] >= chunks,
+            timeout=120,
+            what=f"{chunks} chunks at the receiver",
+        )
         daemon.process.kill()
     daemon.start()
     wait_until(lambda: spool.data_files("done"), timeout=120, what="the workbook in done/")

@@ -1,0 +1,101 @@
+"""Excel: the daemon end to end beside a plain openpyxl read-only loop and python-calamine.
+
+python -m bench.excel [--rows 200000] [--repeat 1] [--workdir /tmp/ingestd-bench-excel]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+from bench.data import write_xlsx
+from bench.stack import Stack, machine, median, proc_status
+
+OPENPYXL_LOOP = """
+import resource, sys, time, openpyxl
+start = time.perf_counter()
+workbook = openpyxl.load_workbook(sys.argv[1], read_only=True, data_only=True)
+rows = sum(1 for _ in workbook.worksheets[0].iter_rows(values_only=True))
+print(rows, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+CALAMINE = """
+import resource, sys, time, python_calamine
+start = time.perf_counter()
+workbook = python_calamine.CalamineWorkbook.from_path(sys.argv[1])
+rows = sum(1 for _ in workbook.get_sheet_by_index(0).to_python())
+print(rows, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def baseline(script: str, path: Path) -> tuple[float, float] | None:
+    """(seconds, peak MB) of a reading loop in a fresh interpreter; None if it cannot run here."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        return None
+    _, seconds, peak_kb = result.stdout.split()
+    return float(seconds), int(peak_kb) / 1024
+
+
+def end_to_end(path: Path, workdir: Path) -> tuple[float, float]:
+    """(seconds from drop to acknowledged completion minus settle time, daemon VmHWM MB)."""
+    with Stack(workdir, chunk_records=1000) as stack:
+        dropped = stack.drop(path, "catalog.xlsx")
+        stack.wait_done(1)
+        assert stack.daemon is not None
+        peak = proc_status(stack.daemon.pid, "VmHWM") / 1024
+        return stack.last_completion() - dropped - stack.settle, peak
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/ingestd-bench-excel"))
+    args = parser.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    workbook = args.workdir / f"catalog-{args.rows}.xlsx"
+    if not workbook.exists():
+        write_xlsx(workbook, args.rows)
+
+    runs = [end_to_end(workbook, args.workdir / "stack") for _ in range(args.repeat)]
+    ingestd = (median([r[0] for r in runs]), max(r[1] for r in runs))
+    plain = baseline(OPENPYXL_LOOP, workbook)
+    calamine = baseline(CALAMINE, workbook)
+
+    rows = args.rows
+    print(f"machine: {machine()}")
+    print(
+        f"workbook: {rows} rows x 20 columns, {workbook.stat().st_size / 1e6:.1f} MB, "
+        f"{args.repeat} run(s), median"
+    )
+    print(f"{'reader':<34}{'seconds':>9}{'rows/s':>10}{'peak MB':>9}{'vs openpyxl':>13}")
+    table = [
+        ("ingestd end to end (daemon)", ingestd),
+        ("openpyxl read-only loop", plain),
+        ("python-calamine (whole sheet)", calamine),
+    ]
+    figures = {}
+    for name, figure in table:
+        if figure is None:
+            print(f"{name:<34}{'not available':>28}")
+            continue
+        seconds, peak = figure
+        ratio = plain[0] / seconds if plain else float("nan")
+        figures[name] = {"seconds": seconds, "rows_per_second": rows / seconds, "peak_mb": peak}
+        print(f"{name:<34}{seconds:>9.2f}{rows / seconds:>10.0f}{peak:>9.0f}{ratio:>12.2f}x")
+    (args.workdir / "results.json").write_bytes(
+        orjson.dumps({"rows": rows, "figures": figures, "at": time.time()})
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The real daemon and the reference receiver as processes on loopback, with their costs read
+from /proc: wall time from drop to completion, peak memory (VmHWM) and CPU seconds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def proc_status(pid: int, key: str) -> int:
+    """A kB figure from /proc/<pid>/status (VmHWM is the peak resident set)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = proc_status(os.getpid(), "VmHWM") and _meminfo_gb()
+    return f"{model}, {os.cpu_count()} cores, {memory:.0f} GB RAM, Python {sys.version.split()[0]}"
+
+
+def _meminfo_gb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / 1024 / 1024
+    return 0.0
+
+
+class Stack:
+    """One receiver, one daemon with one inbox; everything under `root`, killed by PID."""
+
+    def __init__(self, root: Path, **inbox: Any) -> None:
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        self.root = root
+        self.port = free_port()
+        self.spool = root / "spool"
+        self.settle = float(inbox.pop("settle_seconds", 0.05))
+        self.inbox = {"chunk_records": 1000, "settle_seconds": self.settle, **inbox}
+        self.receiver: subprocess.Popen[bytes] | None = None
+        self.daemon: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Stack:
+        self.receiver = self._spawn(
+            ["receiver", "--port", str(self.port), "--data", str(self.root / "received")],
+            "receiver.log",
+        )
+        self._wait(self._healthy, "the receiver")
+        self.start_daemon()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for process in (self.daemon, self.receiver):
+            if process is not None and process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def start_daemon(self) -> None:
+        lines = [
+            "[[inbox]]",
+            'name = "bench"',
+            f'root = "{self.spool}"',
+            f'callback_url = "http://127.0.0.1:{self.port}/callback"',
+        ]
+        lines += [f"{k} = {orjson.dumps(v).decode()}" for k, v in self.inbox.items()]
+        (self.root / "config.toml").write_text("\n".join(lines) + "\n")
+        starts = self._log("daemon.log").count(b'"event":"started"')
+        self.daemon = self._spawn(["run", "--config", str(self.root / "config.toml")], "daemon.log")
+        self._wait(
+            lambda: self._log("daemon.log").count(b'"event":"started"') > starts, "the daemon"
+        )
+
+    def kill_daemon(self) -> None:
+        assert self.daemon is not None
+        os.kill(self.daemon.pid, signal.SIGKILL)
+        self.daemon.wait()
+
+    def drop(self, source: Path, name: str) -> float:
+        """Copy in under a temporary name, rename into the inbox; returns the wall time of the drop."""
+        temporary = self.spool / "inbox" / (name + ".part")
+        shutil.copyfile(source, temporary)
+        os.rename(temporary, self.spool / "inbox" / name)
+        return time.time()
+
+    def wait_done(self, count: int, timeout: float = 3600) -> None:
+        self._wait(lambda: self.finished() >= count, "files in done/", timeout)
+
+    def finished(self) -> int:
+        return sum(1 for _ in (self.spool / "done").glob("*/*/*.journal"))
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        lines = self._log("daemon.log").splitlines()
+        return [e for e in map(orjson.loads, lines) if e.get("event") == name]
+
+    def last_completion(self) -> float:
+        return max(_timestamp(e) for e in self.events("completion acknowledged"))
+
+    def receiver_chunks(self) -> int:
+        answer = httpx.get(f"http://127.0.0.1:{self.port}/ingestions", timeout=10).json()
+        return sum(i["chunks"] for i in answer["ingestions"])
+
+    def _spawn(self, args: list[str], log: str) -> subprocess.Popen[bytes]:
+        out = open(self.root / log, "ab")  # noqa: SIM115 (the child owns it)
+        env = {**os.environ, "INGESTD_LOG_FORMAT": "json"}
+        return subprocess.Popen(
+            [sys.executable, "-m", "ingestd", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+
+    def _log(self, name: str) -> bytes:
+        path = self.root / name
+        return path.read_bytes() if path.exists() else b""
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    @staticmethod
+    def _wait(predicate: Any, what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {timeout}s for {what}")
+            time.sleep(0.01)
+
+
+def _timestamp(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
