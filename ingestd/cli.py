@@ -62,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
         return _run_demo()
     settings = load(path)
     log.setup(settings.log_level, settings.log_format)
-    return Daemon(settings).run()
+    return Daemon(settings, config_path=path).run()
 
 
 def _run_demo() -> int:

@@ -1,211 +1,33 @@
-"""Wiring and lifecycle: one service per inbox (a scout that settles and claims, workers that
-ingest), the watcher that wakes the scouts, systemd notifications, and signals."""
+"""Wiring and lifecycle: the inbox services, the watcher, metrics, systemd notifications
+(READY, STATUS, WATCHDOG, RELOADING, STOPPING) and signals (TERM/INT stop, HUP reloads)."""
 
 from __future__ import annotations
 
-import queue
-import random
+import math
+import os
 import signal
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 
 import httpx
 import structlog
+from watchdog.observers.api import ObservedWatch
 
+from ingestd import log as logging_setup
 from ingestd.clock import Clock, SystemClock
-from ingestd.core.chunking import ChunkLimits
-from ingestd.core.names import printable_name
-from ingestd.core.retry import backoff_delay
-from ingestd.core.settle import Settler
-from ingestd.errors import Interrupted, Transient
-from ingestd.ingest import InboxRuntime, Ingestion, RetryPolicy
-from ingestd.notify import Notifier
-from ingestd.readers import chooser
-from ingestd.readers.excel import ExcelReader
-from ingestd.readers.json import JsonReader
-from ingestd.sender import Sender
-from ingestd.settings import InboxSettings, Settings
-from ingestd.spool import Claim, Layout, Spool
-from ingestd.watcher import CLOSED, OPENED, Event, Watcher
+from ingestd.core.settle import wanted
+from ingestd.errors import ConfigError
+from ingestd.metrics import Metrics, PrometheusMetrics
+from ingestd.notify import Notifier, watchdog_interval
+from ingestd.service import InboxService
+from ingestd.settings import InboxSettings, Settings, load
+from ingestd.watcher import Watcher
 
 log = structlog.get_logger("ingestd.daemon")
 
-TICK_SECONDS = 0.05
-
-
-class InboxService:
-    """Everything one inbox runs: claims in name order, at most `workers` files at a time."""
-
-    def __init__(
-        self,
-        settings: InboxSettings,
-        clock: Clock,
-        stop: threading.Event,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        layout = Layout(settings.root)
-        layout.create()
-        self.settings = settings
-        self.events: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
-        self.runtime = InboxRuntime(
-            name=settings.name,
-            spool=Spool(layout, settings.patterns),
-            sender=Sender(settings.callback_url, settings.request_timeout_seconds, transport),
-            reader_for=chooser(
-                JsonReader(settings.json_items_path),
-                ExcelReader(settings.excel_sheet, settings.excel_header_row),
-            ),
-            limits=ChunkLimits(settings.chunk_records, settings.chunk_bytes),
-            retry=RetryPolicy(
-                settings.retry_initial_delay_seconds, settings.retry_max_delay_seconds
-            ),
-            clock=clock,
-            stop=stop,
-        )
-        self._claims: queue.SimpleQueue[Claim | None] = queue.SimpleQueue()
-        self._permits = threading.Semaphore(settings.workers)
-        self._threads = [threading.Thread(target=self._scout, name=f"scout-{settings.name}")] + [
-            threading.Thread(target=self._work, name=f"worker-{settings.name}-{n}")
-            for n in range(settings.workers)
-        ]
-        self.log = log.bind(inbox=settings.name)
-
-    @property
-    def layout(self) -> Layout:
-        return self.runtime.spool.layout
-
-    def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
-    def wake(self) -> None:
-        self.events.put(None)
-        for _ in range(self.settings.workers):
-            self._claims.put(None)
-
-    def join(self, timeout: float | None = None) -> None:
-        for thread in self._threads:
-            thread.join(timeout)
-        self.runtime.sender.close()
-
-    def alive(self) -> bool:
-        return all(thread.is_alive() for thread in self._threads)
-
-    # -- the scout: resume, settle, claim -------------------------------------------------------
-
-    def _scout(self) -> None:
-        spool, clock, stop = self.runtime.spool, self.runtime.clock, self.runtime.stop
-        for claim in spool.claims():
-            if not self._hand_over(claim):
-                return
-        settler = Settler(self.settings.settle_seconds)
-        next_rescan = 0.0
-        while not stop.is_set():
-            try:
-                next_rescan = self._scout_once(settler, next_rescan)
-            except OSError as exc:
-                self.log.error("cannot watch the inbox; will try again", error=str(exc))
-                clock.wait(1.0, stop)
-
-    def _scout_once(self, settler: Settler, next_rescan: float) -> float:
-        """One look at the inbox: rescan if due, take in events, claim what has settled."""
-        spool, clock = self.runtime.spool, self.runtime.clock
-        now = clock.monotonic()
-        if now >= next_rescan:
-            for name in spool.scan():
-                settler.observe(name, spool.look(name), now)
-            next_rescan = now + self.settings.rescan_seconds
-        while not self.events.empty():
-            self._take(settler, self.events.get_nowait())
-        for name in settler.ready(now):
-            settler.observe(name, spool.look(name), now)
-        self._claim_ready(settler, clock.monotonic())
-        self._sleep(settler, next_rescan)
-        return next_rescan
-
-    def _take(self, settler: Settler, event: Event | None) -> None:
-        """Fold one watcher event into the settler: opens and closes, then a fresh look."""
-        if event is None:
-            return
-        kind, name = event
-        if kind == OPENED:
-            settler.opened(name)
-        elif kind == CLOSED:
-            settler.closed(name)
-        settler.observe(name, self.runtime.spool.look(name), self.runtime.clock.monotonic())
-
-    def _claim_ready(self, settler: Settler, now: float) -> None:
-        spool = self.runtime.spool
-        for name in settler.ready(now):
-            if not self._permits.acquire(blocking=False):
-                return
-            settler.forget(name)
-            try:
-                claim = spool.claim(name, self.runtime.clock.now())
-            except OSError as exc:
-                self._permits.release()
-                self.log.error("cannot claim a file; will try again", error=str(exc))
-                continue
-            if claim is None:
-                self._permits.release()
-                continue
-            self.log.info("claimed", file=printable_name(name), claim=claim.token)
-            self._claims.put(claim)
-
-    def _hand_over(self, claim: Claim) -> bool:
-        while not self._permits.acquire(timeout=0.5):
-            if self.runtime.stop.is_set():
-                return False
-        self._claims.put(claim)
-        return True
-
-    def _sleep(self, settler: Settler, next_rescan: float) -> None:
-        now = self.runtime.clock.monotonic()
-        deadline = settler.next_deadline()
-        timeout = next_rescan - now
-        if len(settler):
-            timeout = min(
-                timeout, TICK_SECONDS if deadline is None else max(deadline - now, TICK_SECONDS)
-            )
-        try:
-            self._take(settler, self.events.get(timeout=max(0.0, timeout)))
-        except queue.Empty:
-            return
-
-    # -- the workers: one claimed file at a time each ------------------------------------------
-
-    def _work(self) -> None:
-        while True:
-            claim = self._claims.get()
-            if claim is None or self.runtime.stop.is_set():
-                return
-            try:
-                self._ingest(claim)
-            finally:
-                self._permits.release()
-
-    def _ingest(self, claim: Claim) -> None:
-        runtime = self.runtime
-        attempt = 0
-        while not runtime.stop.is_set():
-            try:
-                Ingestion(claim, runtime).run()
-                return
-            except Interrupted:
-                return
-            except (Transient, OSError) as exc:
-                self.log.warning("cannot go on with a file now; will retry", error=str(exc))
-            except Exception:
-                self.log.exception("unexpected error; the file stays in work/ and is retried")
-            delay = backoff_delay(
-                attempt,
-                base=runtime.retry.initial_delay,
-                cap=runtime.retry.max_delay,
-                rand=random.random,
-            )
-            attempt += 1
-            if runtime.clock.wait(delay, runtime.stop):
-                return
+STATUS_SECONDS = 1.0
 
 
 class Daemon:
@@ -215,46 +37,177 @@ class Daemon:
         clock: Clock | None = None,
         notifier: Notifier | None = None,
         transport: httpx.BaseTransport | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.notifier = notifier or Notifier()
         self.stop_event = threading.Event()
+        self.config_path = config_path
+        self._reload_requested = threading.Event()
         self._transport = transport
         self._watcher = Watcher()
-        self.services: list[InboxService] = []
+        self.services: dict[str, InboxService] = {}
+        self._watches: dict[str, ObservedWatch] = {}
+        self._retiring: list[tuple[InboxService, ObservedWatch]] = []
+        self._waiting: dict[str, InboxSettings] = {}
+        self._metrics: Metrics | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.settings.metrics_listen:
+            metrics = PrometheusMetrics(self._gauges)
+            metrics.serve(self.settings.metrics_listen)
+            self._metrics = metrics
         for inbox in self.settings.inbox:
-            service = InboxService(inbox, self.clock, self.stop_event, self._transport)
-            self._watcher.watch(service.layout.inbox, service.events)
-            self.services.append(service)
+            self._add(inbox)
         self._watcher.start()
-        for service in self.services:
-            service.start()
         self.notifier.ready()
-        log.info("started", inboxes=[s.settings.name for s in self.services])
+        log.info("started", inboxes=sorted(self.services))
 
     def shutdown(self) -> None:
         self.stop_event.set()
         self.notifier.stopping()
         log.info("stopping")
-        for service in self.services:
+        services = list(self.services.values()) + [s for s, _ in self._retiring]
+        for service in services:
             service.wake()
-        for service in self.services:
+        for service in services:
             service.join()
         self._watcher.stop()
         log.info("stopped")
 
     def run(self) -> int:
-        """Run until SIGTERM or SIGINT; the chunk in flight finishes, journals stay consistent."""
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
+        """Until SIGTERM/SIGINT: the request in flight finishes, journals stay consistent."""
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
         self.start()
-        while not self.stop_event.wait(1.0):
-            pass
+        interval = min(STATUS_SECONDS, watchdog_interval() or math.inf)
+        while not self.stop_event.wait(interval):
+            if self._reload_requested.is_set():
+                self._reload_requested.clear()
+                self.reload()
+            self.tick()
         self.shutdown()
         return 0
 
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+    def tick(self) -> None:
+        """Housekeeping once a second: finish retirements, STATUS=, and the watchdog ping."""
+        self._reap_retired()
+        self.notifier.status(self.status_line())
+        if self.healthy():
+            self.notifier.watchdog()
+        else:
+            log.error("unhealthy: withholding the watchdog ping", stalled=self.stalled())
+
+    # -- reload -----------------------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Re-read the config: new inboxes start, removed ones stop after their file in flight,
+        changed ones start anew with the next file. An invalid config changes nothing."""
+        if self.config_path is None:
+            log.warning("reload ignored: the daemon runs without a config file")
+            return False
+        self.notifier.reloading()
+        try:
+            new = load(self.config_path)
+        except ConfigError as exc:
+            log.error(
+                "reload refused: the new config is invalid; the old one keeps running",
+                error=str(exc),
+            )
+            self.notifier.ready()
+            return False
+        logging_setup.setup(new.log_level, new.log_format)
+        wanted_inboxes = {inbox.name: inbox for inbox in new.inbox}
+        for name in list(self.services):
+            if wanted_inboxes.get(name) != self.services[name].settings:
+                self._retire(name)
+        for name, inbox in wanted_inboxes.items():
+            if name not in self.services:
+                self._waiting[name] = inbox
+        self.settings = new
+        self._reap_retired()
+        self.notifier.ready()
+        log.info("reloaded", inboxes=sorted(wanted_inboxes))
+        return True
+
+    def _add(self, inbox: InboxSettings) -> None:
+        service = InboxService(inbox, self.clock, self.stop_event, self._transport, self._metrics)
+        self._watches[inbox.name] = self._watcher.watch(service.layout.inbox, service.events)
+        self.services[inbox.name] = service
+        service.start()
+
+    def _retire(self, name: str) -> None:
+        service = self.services.pop(name)
+        service.retire()
+        self._retiring.append((service, self._watches.pop(name)))
+        log.info("inbox retiring after its file in flight", inbox=name)
+
+    def _reap_retired(self) -> None:
+        still = []
+        for service, watch in self._retiring:
+            if service.ended():
+                service.join()
+                self._watcher.unwatch(watch)
+                log.info("inbox stopped", inbox=service.settings.name)
+            else:
+                still.append((service, watch))
+        self._retiring = still
+        busy = {service.settings.name for service, _ in self._retiring}
+        for name in [n for n in self._waiting if n not in busy]:
+            try:
+                self._add(self._waiting.pop(name))
+            except ConfigError as exc:
+                log.error("cannot start inbox", inbox=name, error=str(exc))
+
+    # -- health and status ------------------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        return self._watcher.alive() and all(s.healthy() for s in self.services.values())
+
+    def stalled(self) -> list[str]:
+        return [thread for s in self.services.values() for thread in s.progress.stalled()]
+
+    def status_line(self) -> str:
+        return " | ".join(s.progress.describe() for s in self.services.values()) or "no inboxes"
+
+    def _gauges(self) -> Iterator[tuple[str, str, dict[str, str], float]]:
+        now = self.clock.now()
+        yield "ingestd_up", "1 while every inbox is healthy", {}, float(self.healthy())
+        for name, service in list(self.services.items()):
+            labels = {"inbox": name}
+            layout, patterns = service.layout, service.settings.patterns
+            waiting = sum(1 for n in _listdir(layout.inbox) if wanted(n, patterns))
+            yield "ingestd_inbox_files", "Files waiting in inbox/", labels, float(waiting)
+            yield (
+                "ingestd_work_files",
+                "Claimed files in work/",
+                labels,
+                float(len(_listdir(layout.work))),
+            )
+            last = service.progress.last_ack_at
+            since = now - last if last is not None else math.nan
+            yield (
+                "ingestd_seconds_since_last_ack",
+                "Seconds since the last acknowledged chunk",
+                labels,
+                since,
+            )
+
+    # -- signals ----------------------------------------------------------------------------------
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop_event.set()
+
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        self._reload_requested.set()
+
+
+def _listdir(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []

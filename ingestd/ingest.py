@@ -40,9 +40,10 @@ from ingestd.errors import (
     WorkDamaged,
 )
 from ingestd.journal_file import JournalFile
+from ingestd.progress import InboxProgress
 from ingestd.readers import Reader
 from ingestd.sender import Sender
-from ingestd.spool import Claim, Spool
+from ingestd.spool import RETRY_STATE, Claim, Spool
 from ingestd.staging import read_span, stage
 
 log = structlog.get_logger("ingestd.ingest")
@@ -69,6 +70,7 @@ class InboxRuntime:
     clock: Clock
     stop: threading.Event
     rand: Callable[[], float] = field(default=random.random)
+    progress: InboxProgress = field(default_factory=InboxProgress)
 
 
 def iso(seconds: float) -> str:
@@ -80,10 +82,12 @@ class Ingestion:
         self.claim = claim
         self.inbox = inbox
         self.journal: JournalFile | None = None
+        self._retry_since: float | None = None
         self.log = log.bind(inbox=inbox.name, file=printable_name(claim.name), claim=claim.token)
 
     def run(self) -> str:
         """Take the file as far as it goes: 'done', 'failed', or raise Interrupted/Transient."""
+        self.inbox.progress.claimed(self.claim.token, self.claim.name)
         try:
             if self.claim.report.exists():
                 return self._move("failed")
@@ -102,13 +106,15 @@ class Ingestion:
     def _open_or_stage(self) -> None:
         if not self.claim.journal.exists():
             self.journal = self._stage()
-            return
-        self.journal = JournalFile.open(self.claim.journal)
+        else:
+            self.journal = JournalFile.open(self.claim.journal)
+            state = self.journal.state
+            self.log = self.log.bind(ingestion_id=state.begin.ingestion_id)
+            if not state.completed:
+                self._check_work_files(state.begin)
+            self.log.info("resuming", next_chunk=state.next_chunk)
         state = self.journal.state
-        self.log = self.log.bind(ingestion_id=state.begin.ingestion_id)
-        if not state.completed:
-            self._check_work_files(state.begin)
-        self.log.info("resuming", next_chunk=state.next_chunk)
+        self.inbox.progress.begun(self.claim.token, state.begin, state.next_chunk)
 
     def _stage(self) -> JournalFile:
         claim, inbox = self.claim, self.inbox
@@ -121,7 +127,7 @@ class Ingestion:
             raise UnsafeFile(f"cannot open the claimed file safely: {exc.strerror}") from exc
         try:
             started = inbox.clock.monotonic()
-            staged = stage(fd, reader, inbox.limits, claim.staged, claim.index, inbox.stop)
+            staged = stage(fd, reader, inbox.limits, claim.staged, claim.index, self._checkpoint)
         finally:
             os.close(fd)
         durable.fsync_dir(claim.folder)
@@ -164,6 +170,12 @@ class Ingestion:
         )
         return journal
 
+    def _checkpoint(self) -> None:
+        """Called now and then in long steps: show we are alive, and stop if asked to."""
+        self.inbox.progress.beat()
+        if self.inbox.stop.is_set():
+            raise Interrupted()
+
     def _check_work_files(self, begin: Begin) -> None:
         """Refuse to go on if the files the journal vouches for were changed behind our back."""
         expected = {
@@ -204,7 +216,8 @@ class Ingestion:
             raise WorkDamaged(f"the staged data of chunk {span.number} does not match its checksum")
         is_last = span.number == begin.chunk_count - 1
         body = protocol.chunk_body(begin.ingestion_id, span, records, is_last, self._source(begin))
-        decision = self._deliver(body, span.number)
+        sent_at = self.inbox.clock.monotonic()
+        decision = self._deliver(body, span.number, records=span.record_count)
         assert self.journal is not None
         if isinstance(decision, protocol.RewindTo):
             self._rewind(decision.chunk_number)
@@ -212,6 +225,8 @@ class Ingestion:
         self.journal.append(
             Ack(span.number, span.record_offset, span.record_count, span.checksum, self._now())
         )
+        rtt = self.inbox.clock.monotonic() - sent_at
+        self.inbox.progress.acked(self.claim.token, span.record_count, rtt)
         self.log.info(
             "chunk acknowledged",
             chunk_number=span.number,
@@ -235,15 +250,17 @@ class Ingestion:
             self._rewind(decision.chunk_number)
             return
         self.journal.append(Completed(begin.chunk_count, begin.total_records, self._now()))
+        self.inbox.progress.acked(self.claim.token, 0, 0.0, completion=True)
         self.log.info("completion acknowledged", records=begin.total_records)
 
     def _rewind(self, to_chunk: int) -> None:
         assert self.journal is not None
         self.log.warning("receiver asked to resend from an earlier chunk", expected_chunk=to_chunk)
         self.journal.append(Rewind(to_chunk, "receiver answered Out-of-order chunk", self._now()))
+        self.inbox.progress.rewound(self.claim.token, to_chunk)
 
     def _deliver(
-        self, body: bytes, number: int, completion: bool = False
+        self, body: bytes, number: int, completion: bool = False, records: int = 0
     ) -> protocol.Acknowledged | protocol.RewindTo:
         """Post until the receiver acknowledges, asks for a rewind, or refuses for good."""
         assert self.journal is not None
@@ -251,10 +268,12 @@ class Ingestion:
         key = f"{ingestion}:completion" if completion else protocol.chunk_id(ingestion, number)
         attempt = mismatches = 0
         while True:
-            if self.inbox.stop.is_set():
-                raise Interrupted()
+            self._checkpoint()
+            if not completion:
+                self.inbox.progress.sent(records)
             decision = self._post(body, key, ingestion, number, completion)
             if isinstance(decision, (protocol.Acknowledged, protocol.RewindTo)):
+                self._clear_retry_state()
                 return decision
             if isinstance(decision, protocol.Rejected):
                 raise ReceiverRejected(
@@ -313,8 +332,33 @@ class Ingestion:
             attempt=attempt + 1,
             delay_seconds=round(delay, 3),
         )
+        self.inbox.progress.waiting(self.claim.token, reason, delay)
+        self._write_retry_state(reason, attempt + 1, delay)
         if self.inbox.clock.wait(delay, self.inbox.stop):
             raise Interrupted()
+
+    def _write_retry_state(self, reason: str, attempt: int, delay: float) -> None:
+        """Advisory, for `ingestd status`: not fsynced, nothing depends on it surviving a crash."""
+        now = self.inbox.clock.now()
+        if self._retry_since is None:
+            self._retry_since = now
+        state = {
+            "reason": reason,
+            "attempt": attempt,
+            "since": iso(self._retry_since),
+            "next_try_at": iso(now + delay),
+        }
+        tmp = self.claim.beside(RETRY_STATE + ".tmp")
+        try:
+            tmp.write_bytes(orjson.dumps(state))
+            os.replace(tmp, self.claim.retry_state)
+        except OSError:
+            durable.unlink_quietly(tmp)
+
+    def _clear_retry_state(self) -> None:
+        if self._retry_since is not None:
+            durable.unlink_quietly(self.claim.retry_state)
+            self._retry_since = None
 
     # -- finishing ---------------------------------------------------------------------------
 
@@ -340,7 +384,9 @@ class Ingestion:
         if self.journal is not None:
             self.journal.close()
             self.journal = None
+        durable.unlink_quietly(self.claim.retry_state)
         target = self.inbox.spool.finish(self.claim, outcome, self.inbox.clock.now())
+        self.inbox.progress.finished(self.claim.token, outcome)
         self.log.info("file finished", outcome=outcome, moved_to=printable_name(str(target)))
         return outcome
 

@@ -1,22 +1,50 @@
-"""systemd notifications: silent outside systemd, and never more than one safe line per field."""
+"""systemd notifications through sdnotify: silent outside systemd, one safe line per message.
+
+sdnotify swallows errors and encodes latin-1; every status passes through `printable_name` and
+then ASCII escapes, so no file name can break the line or smuggle in another assignment.
+"""
 
 from __future__ import annotations
+
+import os
 
 import sdnotify
 
 from ingestd.core.names import printable_name
 
+MAX_STATUS = 1000
+
 
 class Notifier:
     def __init__(self, notifier: sdnotify.SystemdNotifier | None = None) -> None:
         self._notifier = notifier or sdnotify.SystemdNotifier()
+        self._last_status: str | None = None
 
     def ready(self) -> None:
         self._notifier.notify("READY=1")
 
     def status(self, text: str) -> None:
+        """Send STATUS= when it changed: one line of printable ASCII."""
         line = printable_name(text).encode("ascii", "backslashreplace").decode("ascii")
-        self._notifier.notify("STATUS=" + line[:1000])
+        line = line[:MAX_STATUS]
+        if line != self._last_status:
+            self._last_status = line
+            self._notifier.notify("STATUS=" + line)
+
+    def watchdog(self) -> None:
+        self._notifier.notify("WATCHDOG=1")
+
+    def reloading(self) -> None:
+        self._notifier.notify("RELOADING=1")
 
     def stopping(self) -> None:
         self._notifier.notify("STOPPING=1")
+
+
+def watchdog_interval() -> float | None:
+    """Half of systemd's WatchdogSec, when systemd asked this process for pings."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or not usec.isdigit() or (pid and pid != str(os.getpid())):
+        return None
+    return int(usec) / 2_000_000

@@ -29,10 +29,15 @@ class Sender:
         timeout: float,
         transport: httpx.BaseTransport | None = None,
         headers: dict[str, str] | None = None,
+        verify: bool | str = True,
     ) -> None:
         self._url = url
         self._client = httpx.Client(
-            timeout=timeout, transport=transport, headers=headers or {}, follow_redirects=False
+            timeout=timeout,
+            transport=transport,
+            headers=headers or {},
+            follow_redirects=False,
+            verify=verify,
         )
 
     def post(self, body: bytes, idempotency_key: str) -> Answer:

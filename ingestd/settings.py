@@ -31,6 +31,42 @@ class InboxSettings(BaseModel):
     json_items_path: str = "item"
     excel_sheet: str | int | None = None
     excel_header_row: int = Field(1, ge=1)
+    callback_token_file: Path | None = None
+    callback_token_credential: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    tls_verify: bool = True
+    tls_ca_file: Path | None = None
+
+    def auth_headers(self) -> dict[str, str]:
+        """`Authorization: Bearer ...` from a file or a systemd credential; read at start-up."""
+        token = self._token()
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _token(self) -> str | None:
+        path = self.callback_token_file
+        if self.callback_token_credential:
+            directory = os.environ.get("CREDENTIALS_DIRECTORY")
+            if not directory:
+                raise ConfigError(
+                    f"inbox {self.name}: callback_token_credential is set but "
+                    "$CREDENTIALS_DIRECTORY is not (use LoadCredential= in the unit)"
+                )
+            path = Path(directory) / self.callback_token_credential
+        if path is None:
+            return None
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"inbox {self.name}: cannot read the callback token: {exc}") from exc
+        if not token or any(c in token for c in "\r\n"):
+            raise ConfigError(f"inbox {self.name}: the callback token must be one non-empty line")
+        return token
+
+    def httpx_verify(self) -> bool | str:
+        """httpx's verify: False, a CA bundle path, or True for the system's trust store."""
+        if not self.tls_verify:
+            return False
+        return str(self.tls_ca_file) if self.tls_ca_file else True
+
     workers: int = Field(1, ge=1, le=64)
     rescan_seconds: float = Field(30, gt=0)
 
@@ -57,6 +93,9 @@ class Settings(BaseSettings):
     inbox: list[InboxSettings] = Field(min_length=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
+    metrics_listen: str | None = Field(
+        None, pattern=r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):[0-9]{1,5}$"
+    )
 
     @model_validator(mode="after")
     def _distinct_inboxes(self) -> Settings:

@@ -18,7 +18,7 @@ from ingestd.errors import ConfigError
 
 log = structlog.get_logger("ingestd.spool")
 
-SUFFIXES = (".journal", ".staged", ".index", ".error.json", ".tmp")
+RETRY_STATE = ".retry.json"
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,10 @@ class Claim:
     @property
     def report(self) -> Path:
         return self.beside(".error.json")
+
+    @property
+    def retry_state(self) -> Path:
+        return self.beside(RETRY_STATE)
 
     @classmethod
     def in_folder(cls, folder: Path) -> Claim | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -17,11 +17,11 @@ from typing import Self
 import orjson
 
 from ingestd.core.chunking import ChunkLimits, ChunkPlanner, ChunkSpan
-from ingestd.errors import Interrupted, InvalidInput
+from ingestd.errors import InvalidInput
 from ingestd.readers import ReadDetails, Reader, SourceStream
 
 _BUFFER = 1 << 20
-_STOP_CHECK_EVERY = 4096
+_CHECKPOINT_EVERY = 1024
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def stage(
     limits: ChunkLimits,
     staged: Path,
     index: Path,
-    stop: threading.Event | None = None,
+    checkpoint: Callable[[], None] | None = None,
 ) -> Staged:
     """Validate and stage the file open on `fd`; raises InvalidInput saying what and where."""
     if os.fstat(fd).st_size == 0:
@@ -52,8 +52,8 @@ def stage(
     with open(staged, "wb", buffering=_BUFFER) as out, _IndexWriter(index) as spans:
         total = 0
         for total, record in enumerate(reader.records(stream, details), start=1):
-            if stop is not None and total % _STOP_CHECK_EVERY == 0 and stop.is_set():
-                raise Interrupted()
+            if checkpoint is not None and total % _CHECKPOINT_EVERY == 0:
+                checkpoint()
             line = _canonical(record, total - 1, stream.position, details)
             spans.add(planner.add(line))
             out.write(line)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
 
 OPENED, CLOSED, CHANGED = "opened", "closed", "changed"
 Event = tuple[str, str]  # (what happened, file name)
@@ -33,8 +34,15 @@ class Watcher:
     def __init__(self) -> None:
         self._observer = Observer()
 
-    def watch(self, folder: Path, events: queue.SimpleQueue[Event | None]) -> None:
-        self._observer.schedule(_Enqueue(folder, events), os.fsdecode(folder), recursive=False)
+    def watch(self, folder: Path, events: queue.SimpleQueue[Event | None]) -> ObservedWatch:
+        handler = _Enqueue(folder, events)
+        return self._observer.schedule(handler, os.fsdecode(folder), recursive=False)
+
+    def unwatch(self, watch: ObservedWatch) -> None:
+        self._observer.unschedule(watch)
+
+    def alive(self) -> bool:
+        return self._observer.is_alive()
 
     def start(self) -> None:
         self._observer.start()

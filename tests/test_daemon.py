@@ -8,8 +8,8 @@ import httpx
 import orjson
 
 from ingestd.clock import SystemClock
-from ingestd.daemon import InboxService
 from ingestd.receiver.app import ReceiverApp
+from ingestd.service import InboxService
 from ingestd.settings import InboxSettings
 from tests.integration.conftest import wait_until
 

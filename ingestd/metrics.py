@@ -1,0 +1,128 @@
+"""Prometheus metrics (prometheus-client), served only when `metrics_listen` is set."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+RTT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics(Protocol):
+    def sent(self, inbox: str, records: int) -> None: ...
+    def acknowledged(self, inbox: str, records: int, seconds: float, completion: bool) -> None: ...
+    def retried(self, inbox: str, reason: str) -> None: ...
+    def finished(self, inbox: str, outcome: str) -> None: ...
+
+
+class NoMetrics:
+    def sent(self, inbox: str, records: int) -> None:
+        pass
+
+    def acknowledged(self, inbox: str, records: int, seconds: float, completion: bool) -> None:
+        pass
+
+    def retried(self, inbox: str, reason: str) -> None:
+        pass
+
+    def finished(self, inbox: str, outcome: str) -> None:
+        pass
+
+
+def reason_label(reason: str) -> str:
+    """A retry reason as a label of bounded cardinality."""
+    status = re.match(r"HTTP (\d{3})", reason)
+    if status and "not a JSON object" in reason:
+        return "not_json"
+    if status:
+        return f"http_{status.group(1)}"
+    for needle, label in (
+        ("timed out", "timeout"),
+        ("Checksum mismatch", "checksum_mismatch"),
+        ("another ingestion or chunk", "wrong_answer"),
+    ):
+        if needle in reason:
+            return label
+    return "connection" if "Error" in reason else "other"
+
+
+Gauges = Callable[[], Iterator[tuple[str, str, dict[str, str], float]]]
+
+
+class PrometheusMetrics:
+    def __init__(self, gauges: Gauges, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        labels = ["inbox"]
+        self._records_sent = Counter(
+            "ingestd_records_sent", "Records sent", labels, registry=self.registry
+        )
+        self._chunks_sent = Counter(
+            "ingestd_chunks_sent", "Chunks sent (resends included)", labels, registry=self.registry
+        )
+        self._records_acked = Counter(
+            "ingestd_records_acknowledged", "Records acknowledged", labels, registry=self.registry
+        )
+        self._chunks_acked = Counter(
+            "ingestd_chunks_acknowledged", "Chunks acknowledged", labels, registry=self.registry
+        )
+        self._retries = Counter(
+            "ingestd_retries", "Retries by reason", ["inbox", "reason"], registry=self.registry
+        )
+        self._files = Counter(
+            "ingestd_files",
+            "Files finished, by outcome",
+            ["inbox", "outcome"],
+            registry=self.registry,
+        )
+        self._rtt = Histogram(
+            "ingestd_chunk_round_trip_seconds",
+            "Time from sending a chunk to its acknowledgement",
+            labels,
+            buckets=RTT_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_GaugeCollector(gauges))
+
+    def sent(self, inbox: str, records: int) -> None:
+        self._chunks_sent.labels(inbox).inc()
+        self._records_sent.labels(inbox).inc(records)
+
+    def acknowledged(self, inbox: str, records: int, seconds: float, completion: bool) -> None:
+        if completion:
+            return
+        self._chunks_acked.labels(inbox).inc()
+        self._records_acked.labels(inbox).inc(records)
+        self._rtt.labels(inbox).observe(seconds)
+
+    def retried(self, inbox: str, reason: str) -> None:
+        self._retries.labels(inbox, reason_label(reason)).inc()
+
+    def finished(self, inbox: str, outcome: str) -> None:
+        self._files.labels(inbox, outcome).inc()
+
+    def serve(self, listen: str) -> None:
+        host, _, port = listen.rpartition(":")
+        start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry)
+
+
+class _GaugeCollector(Collector):
+    """Gauges read at scrape time: files waiting, seconds since the last ACK, health."""
+
+    def __init__(self, gauges: Gauges) -> None:
+        self._gauges = gauges
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families: dict[str, GaugeMetricFamily] = {}
+        for name, documentation, labels, value in self._gauges():
+            family = families.get(name)
+            if family is None:
+                family = families[name] = GaugeMetricFamily(
+                    name, documentation, labels=list(labels)
+                )
+            family.add_metric(list(labels.values()), value)
+        yield from families.values()

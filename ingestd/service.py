@@ -1,0 +1,251 @@
+"""One inbox at work: a scout thread that settles and claims files in name order, and
+`workers` threads that ingest them. The watcher only feeds the scout events."""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+
+import httpx
+import structlog
+
+from ingestd.clock import Clock
+from ingestd.core.chunking import ChunkLimits
+from ingestd.core.names import printable_name
+from ingestd.core.retry import backoff_delay
+from ingestd.core.settle import Settler
+from ingestd.errors import Interrupted, Transient
+from ingestd.ingest import InboxRuntime, Ingestion, RetryPolicy
+from ingestd.metrics import Metrics
+from ingestd.progress import InboxProgress
+from ingestd.readers import chooser
+from ingestd.readers.excel import ExcelReader
+from ingestd.readers.json import JsonReader
+from ingestd.sender import Sender
+from ingestd.settings import InboxSettings
+from ingestd.spool import Claim, Layout, Spool
+from ingestd.watcher import CLOSED, OPENED, Event
+
+log = structlog.get_logger("ingestd.service")
+
+TICK_SECONDS = 0.05
+HTTP_GRACE_SECONDS = 30.0
+
+
+class InboxService:
+    """Everything one inbox runs: claims in name order, at most `workers` files at a time."""
+
+    def __init__(
+        self,
+        settings: InboxSettings,
+        clock: Clock,
+        stop: threading.Event,
+        transport: httpx.BaseTransport | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        layout = Layout(settings.root)
+        layout.create()
+        self.settings = settings
+        self.events: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        self.progress = InboxProgress(
+            settings.name,
+            clock,
+            metrics,
+            grace=settings.request_timeout_seconds + HTTP_GRACE_SECONDS,
+        )
+        self.runtime = InboxRuntime(
+            name=settings.name,
+            spool=Spool(layout, settings.patterns),
+            sender=Sender(
+                settings.callback_url,
+                settings.request_timeout_seconds,
+                transport,
+                headers=settings.auth_headers(),
+                verify=settings.httpx_verify(),
+            ),
+            reader_for=chooser(
+                JsonReader(settings.json_items_path),
+                ExcelReader(settings.excel_sheet, settings.excel_header_row),
+            ),
+            limits=ChunkLimits(settings.chunk_records, settings.chunk_bytes),
+            retry=RetryPolicy(
+                settings.retry_initial_delay_seconds, settings.retry_max_delay_seconds
+            ),
+            clock=clock,
+            stop=stop,
+            progress=self.progress,
+        )
+        self._retiring = threading.Event()
+        self._claims: queue.SimpleQueue[Claim | None] = queue.SimpleQueue()
+        self._permits = threading.Semaphore(settings.workers)
+        self._threads = [threading.Thread(target=self._scout, name=f"scout-{settings.name}")] + [
+            threading.Thread(target=self._work, name=f"worker-{settings.name}-{n}")
+            for n in range(settings.workers)
+        ]
+        self.log = log.bind(inbox=settings.name)
+
+    @property
+    def layout(self) -> Layout:
+        return self.runtime.spool.layout
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def wake(self) -> None:
+        self.events.put(None)
+        for _ in range(self.settings.workers):
+            self._claims.put(None)
+
+    def retire(self) -> None:
+        """Stop claiming; workers finish the files they hold, then end."""
+        self._retiring.set()
+        self.wake()
+
+    def join(self, timeout: float | None = None) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
+        self.runtime.sender.close()
+
+    def alive(self) -> bool:
+        return all(thread.is_alive() for thread in self._threads)
+
+    def ended(self) -> bool:
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def healthy(self) -> bool:
+        """Every thread alive (unless retiring), none overdue with its promised beat."""
+        if not self._retiring.is_set() and not self.alive():
+            return False
+        return not self.progress.stalled()
+
+    def _stopping(self) -> bool:
+        return self.runtime.stop.is_set() or self._retiring.is_set()
+
+    # -- the scout: resume, settle, claim -------------------------------------------------------
+
+    def _scout(self) -> None:
+        spool, clock, stop = self.runtime.spool, self.runtime.clock, self.runtime.stop
+        for claim in spool.claims():
+            if not self._hand_over(claim):
+                return
+        settler = Settler(self.settings.settle_seconds)
+        next_rescan = 0.0
+        while not self._stopping():
+            self.progress.beat()
+            try:
+                next_rescan = self._scout_once(settler, next_rescan)
+            except OSError as exc:
+                self.log.error("cannot watch the inbox; will try again", error=str(exc))
+                clock.wait(1.0, stop)
+        self.progress.forget_thread()
+
+    def _scout_once(self, settler: Settler, next_rescan: float) -> float:
+        """One look at the inbox: rescan if due, take in events, claim what has settled."""
+        spool, clock = self.runtime.spool, self.runtime.clock
+        now = clock.monotonic()
+        if now >= next_rescan:
+            for name in spool.scan():
+                settler.observe(name, spool.look(name), now)
+            next_rescan = now + self.settings.rescan_seconds
+        while not self.events.empty():
+            self._take(settler, self.events.get_nowait())
+        for name in settler.ready(now):
+            settler.observe(name, spool.look(name), now)
+        self._claim_ready(settler, clock.monotonic())
+        self.progress.queued = len(settler)
+        self._sleep(settler, next_rescan)
+        return next_rescan
+
+    def _take(self, settler: Settler, event: Event | None) -> None:
+        """Fold one watcher event into the settler: opens and closes, then a fresh look."""
+        if event is None:
+            return
+        kind, name = event
+        if kind == OPENED:
+            settler.opened(name)
+        elif kind == CLOSED:
+            settler.closed(name)
+        settler.observe(name, self.runtime.spool.look(name), self.runtime.clock.monotonic())
+
+    def _claim_ready(self, settler: Settler, now: float) -> None:
+        spool = self.runtime.spool
+        for name in settler.ready(now):
+            if not self._permits.acquire(blocking=False):
+                return
+            settler.forget(name)
+            try:
+                claim = spool.claim(name, self.runtime.clock.now())
+            except OSError as exc:
+                self._permits.release()
+                self.log.error("cannot claim a file; will try again", error=str(exc))
+                continue
+            if claim is None:
+                self._permits.release()
+                continue
+            self.log.info("claimed", file=printable_name(name), claim=claim.token)
+            self._claims.put(claim)
+
+    def _hand_over(self, claim: Claim) -> bool:
+        while not self._permits.acquire(timeout=0.5):
+            self.progress.beat()
+            if self._stopping():
+                return False
+        self._claims.put(claim)
+        return True
+
+    def _sleep(self, settler: Settler, next_rescan: float) -> None:
+        now = self.runtime.clock.monotonic()
+        deadline = settler.next_deadline()
+        timeout = next_rescan - now
+        if len(settler):
+            timeout = min(
+                timeout, TICK_SECONDS if deadline is None else max(deadline - now, TICK_SECONDS)
+            )
+        self.progress.beat(grace=max(0.0, timeout) + self.progress.grace)
+        try:
+            self._take(settler, self.events.get(timeout=max(0.0, timeout)))
+        except queue.Empty:
+            return
+
+    # -- the workers: one claimed file at a time each ------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            self.progress.idle()
+            claim = self._claims.get()
+            if claim is None or self.runtime.stop.is_set():
+                self.progress.forget_thread()
+                return
+            self.progress.beat()
+            try:
+                self._ingest(claim)
+            finally:
+                self._permits.release()
+
+    def _ingest(self, claim: Claim) -> None:
+        runtime = self.runtime
+        attempt = 0
+        while not runtime.stop.is_set():
+            try:
+                Ingestion(claim, runtime).run()
+                return
+            except Interrupted:
+                self.progress.released(claim.token)
+                return
+            except (Transient, OSError) as exc:
+                self.log.warning("cannot go on with a file now; will retry", error=str(exc))
+            except Exception:
+                self.log.exception("unexpected error; the file stays in work/ and is retried")
+            self.progress.released(claim.token)
+            delay = backoff_delay(
+                attempt,
+                base=runtime.retry.initial_delay,
+                cap=runtime.retry.max_delay,
+                rand=random.random,
+            )
+            attempt += 1
+            self.progress.beat(grace=delay + self.progress.grace)
+            if runtime.clock.wait(delay, runtime.stop):
+                return
