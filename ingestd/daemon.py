@@ -21,7 +21,7 @@ from ingestd.core.settle import wanted
 from ingestd.errors import ConfigError
 from ingestd.metrics import Metrics, PrometheusMetrics
 from ingestd.notify import Notifier, watchdog_interval
-from ingestd.service import InboxService
+from ingestd.service import HTTP_GRACE_SECONDS, InboxService
 from ingestd.settings import InboxSettings, Settings, load
 from ingestd.watcher import Watcher
 
@@ -38,6 +38,7 @@ class Daemon:
         notifier: Notifier | None = None,
         transport: httpx.BaseTransport | None = None,
         config_path: Path | None = None,
+        liveness_grace: float = HTTP_GRACE_SECONDS,
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
@@ -46,6 +47,7 @@ class Daemon:
         self.config_path = config_path
         self._reload_requested = threading.Event()
         self._transport = transport
+        self._liveness_grace = liveness_grace
         self._watcher = Watcher()
         self.services: dict[str, InboxService] = {}
         self._watches: dict[str, ObservedWatch] = {}
@@ -115,7 +117,8 @@ class Daemon:
             new = load(self.config_path)
         except ConfigError as exc:
             log.error(
-                "reload refused: the new config is invalid; the old one keeps running",
+                "reload refused",
+                detail="the new config is invalid; the old one keeps running",
                 error=str(exc),
             )
             self.notifier.ready()
@@ -135,7 +138,9 @@ class Daemon:
         return True
 
     def _add(self, inbox: InboxSettings) -> None:
-        service = InboxService(inbox, self.clock, self.stop_event, self._transport, self._metrics)
+        service = InboxService(
+            inbox, self.clock, self.stop_event, self._transport, self._metrics, self._liveness_grace
+        )
         self._watches[inbox.name] = self._watcher.watch(service.layout.inbox, service.events)
         self.services[inbox.name] = service
         service.start()

@@ -43,6 +43,7 @@ class InboxService:
         stop: threading.Event,
         transport: httpx.BaseTransport | None = None,
         metrics: Metrics | None = None,
+        liveness_grace: float = HTTP_GRACE_SECONDS,
     ) -> None:
         layout = Layout(settings.root)
         layout.create()
@@ -52,7 +53,7 @@ class InboxService:
             settings.name,
             clock,
             metrics,
-            grace=settings.request_timeout_seconds + HTTP_GRACE_SECONDS,
+            grace=settings.request_timeout_seconds + liveness_grace,
         )
         self.runtime = InboxRuntime(
             name=settings.name,

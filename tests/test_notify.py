@@ -1,0 +1,145 @@
+"""systemd notifications over a real unix datagram socket, and the watchdog's honesty."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import orjson
+import pytest
+import sdnotify
+
+from ingestd.clock import SystemClock
+from ingestd.daemon import Daemon
+from ingestd.notify import Notifier, watchdog_interval
+from ingestd.progress import InboxProgress
+from ingestd.receiver.app import ReceiverApp
+from ingestd.settings import from_mapping
+from tests.fakes import FakeClock
+from tests.integration.conftest import wait_until
+
+
+@pytest.fixture
+def notify_socket(tmp_path, monkeypatch):
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(5)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    yield sock
+    sock.close()
+
+
+def received(sock: socket.socket) -> list[str]:
+    messages = []
+    sock.settimeout(0.2)
+    try:
+        while True:
+            messages.append(sock.recv(65536).decode("latin-1"))
+    except TimeoutError:
+        return messages
+
+
+def test_messages_reach_a_real_notify_socket(notify_socket):
+    notifier = Notifier(sdnotify.SystemdNotifier())
+    notifier.ready()
+    notifier.status("products: idle, 0 queued")
+    notifier.status("products: idle, 0 queued")  # unchanged: not sent again
+    notifier.watchdog()
+    notifier.stopping()
+    assert received(notify_socket) == [
+        "READY=1", "STATUS=products: idle, 0 queued", "WATCHDOG=1", "STOPPING=1"]
+
+
+def test_a_file_name_can_never_inject_a_notification(notify_socket):
+    """A name with a newline, non-ASCII or bad bytes stays inside one printable STATUS line."""
+    Notifier(sdnotify.SystemdNotifier()).status("p: evil\nREADY=1\nMAINPID=1 ünï €\udcff.json 5%")
+    (message,) = received(notify_socket)
+    assert "\n" not in message and message.isascii() and message.isprintable()
+    assert message.startswith("STATUS=p: evil\\x0aREADY=1\\x0aMAINPID=1")
+
+
+def test_watchdog_interval_is_half_of_watchdog_usec(monkeypatch):
+    monkeypatch.setenv("WATCHDOG_USEC", "20000000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    assert watchdog_interval() == 10.0
+    monkeypatch.setenv("WATCHDOG_PID", "1")
+    assert watchdog_interval() is None
+    monkeypatch.delenv("WATCHDOG_USEC")
+    assert watchdog_interval() is None
+
+
+def test_a_thread_that_misses_its_promised_beat_is_stalled():
+    clock = FakeClock()
+    progress = InboxProgress("p", clock, grace=10)
+    progress.beat()
+    clock.advance(9)
+    assert progress.stalled() == []
+    clock.advance(2)
+    assert progress.stalled() == [threading.current_thread().name]
+    progress.beat(grace=300)  # entering an honest wait, such as a retry backoff
+    clock.advance(299)
+    assert progress.stalled() == []
+    progress.idle()
+    clock.advance(10_000)
+    assert progress.stalled() == []
+
+
+def test_a_wedged_worker_stops_the_watchdog_pings_and_a_recovered_one_resumes_them(tmp_path, notify_socket):
+    """WATCHDOG=1 is withheld while a worker hangs past its promise, so systemd would restart."""
+    release = threading.Event()
+    app = ReceiverApp(tmp_path / "receiver")
+
+    def hang_then_answer(request: httpx.Request) -> httpx.Response:
+        release.wait(30)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        status, body = app.handle("POST", "/callback", headers, request.content)
+        return httpx.Response(status, content=body)
+
+    settings = from_mapping({"inbox": [{
+        "name": "p", "root": str(tmp_path / "spool"), "callback_url": "http://127.0.0.1:9/cb",
+        "settle_seconds": 0.05, "request_timeout_seconds": 0.2, "rescan_seconds": 0.2,
+    }]})
+    daemon = Daemon(settings, SystemClock(), Notifier(sdnotify.SystemdNotifier()),
+                    httpx.MockTransport(hang_then_answer), liveness_grace=0.3)
+    daemon.start()
+    try:
+        assert received(notify_socket)[-1] == "READY=1"
+        daemon.tick()
+        assert "WATCHDOG=1" in received(notify_socket)
+        (tmp_path / "spool" / "inbox" / "a.json").write_bytes(orjson.dumps([{"a": 1}]))
+        wait_until(lambda: "chunk 0/1" in daemon.status_line(), what="the chunk in flight")
+        time.sleep(0.7)  # past request_timeout + grace: the worker broke its promise
+        daemon.tick()
+        messages = received(notify_socket)
+        assert "WATCHDOG=1" not in messages
+        assert any(m.startswith("STATUS=p: a.json 0% (chunk 0/1)") for m in messages)
+        release.set()
+        wait_until(lambda: list((tmp_path / "spool" / "done").glob("*/*/a.json")), what="done")
+        daemon.tick()
+        assert "WATCHDOG=1" in received(notify_socket)
+    finally:
+        release.set()
+        daemon.shutdown()
+        app.close()
+    assert received(notify_socket)[0] == "STOPPING=1"
+
+
+def test_status_says_what_each_file_is_doing():
+    clock = FakeClock()
+    progress = InboxProgress("products", clock)
+    assert progress.describe() == "products: idle, 0 queued"
+    progress.claimed("t1", "cat\nalog.json")
+    assert progress.describe() == "products: cat\\x0aalog.json validating; 0 queued"
+    from tests.core.test_journal import BEGIN  # chunk_count 3
+
+    progress.begun("t1", BEGIN, 0)
+    progress.acked("t1", 2, 0.01)
+    progress.waiting("t1", "HTTP 503", 5.0)
+    progress.queued = 4
+    assert progress.describe() == (
+        "products: cat\\x0aalog.json 33% (chunk 1/3), waiting for the receiver since "
+        "08:00:00 UTC (HTTP 503); 4 queued"
+    )
