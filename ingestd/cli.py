@@ -1,4 +1,4 @@
-"""The command line: run, receiver, check-config."""
+"""The command line: run, receiver, status, check-config, reingest."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ from types import FrameType
 
 import structlog
 
-from ingestd import __version__, log
+from ingestd import __version__, checks, log, status
+from ingestd.core.names import printable_name
 from ingestd.errors import ConfigError
 from ingestd.settings import Settings, config_path, from_mapping, load
+from ingestd.spool import Layout, reingest
 
 EXIT_CONFIG = 2
 DEMO_ROOT = Path("spool")
+SYSTEM_CONFIG = Path("/etc/ingestd/config.toml")
+OPERATOR_CONFIG_HELP = "TOML config (default: $INGESTD_CONFIG, else /etc/ingestd/config.toml)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,9 +52,22 @@ def _parser() -> argparse.ArgumentParser:
     receiver.add_argument("--data", type=Path, default=Path("receiver-data"))
     receiver.set_defaults(func=_receiver)
 
-    check = commands.add_parser("check-config", help="validate a config and exit 0, or 2")
-    check.add_argument("--config", help="TOML config (default: $INGESTD_CONFIG)")
+    check = commands.add_parser(
+        "check-config", help="validate a config and the folders it names; exit 0, or 2"
+    )
+    check.add_argument("--config", help=OPERATOR_CONFIG_HELP)
     check.set_defaults(func=_check_config)
+
+    status = commands.add_parser("status", help="what each inbox holds, from its folders")
+    status.add_argument("--config", help=OPERATOR_CONFIG_HELP)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--recent", type=int, default=10, help="finished files to list")
+    status.set_defaults(func=_status)
+
+    reingest = commands.add_parser("reingest", help="move a finished file back into its inbox")
+    reingest.add_argument("path", type=Path, help="a file in done/ or failed/")
+    reingest.add_argument("--config", help=OPERATOR_CONFIG_HELP)
+    reingest.set_defaults(func=_reingest)
     return parser
 
 
@@ -114,12 +131,42 @@ def _receiver(args: argparse.Namespace) -> int:
     return 0
 
 
+def _operator_settings(explicit: str | None) -> tuple[Path, Settings]:
+    path = config_path(explicit) or SYSTEM_CONFIG
+    if not path.exists() and path == SYSTEM_CONFIG:
+        raise ConfigError(f"no config given and {SYSTEM_CONFIG} does not exist: pass --config PATH")
+    return path, load(path)
+
+
 def _check_config(args: argparse.Namespace) -> int:
-    path = config_path(args.config)
-    if path is None:
-        raise ConfigError("no config given: pass --config PATH or set INGESTD_CONFIG")
-    settings: Settings = load(path)
-    print(
-        f"{path}: OK ({len(settings.inbox)} inbox(es): {', '.join(i.name for i in settings.inbox)})"
-    )
+    path, settings = _operator_settings(args.config)
+    found = checks.problems(settings)
+    for problem in found:
+        print(f"ingestd: {problem}", file=sys.stderr)
+    if found:
+        return EXIT_CONFIG
+    names = ", ".join(i.name for i in settings.inbox)
+    print(f"{path}: OK ({len(settings.inbox)} inbox(es): {names})")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    _, settings = _operator_settings(args.config)
+    statuses = [status.inbox_status(inbox, args.recent) for inbox in settings.inbox]
+    if args.json:
+        sys.stdout.buffer.write(status.as_json(statuses) + b"\n")
+    else:
+        print(status.as_text(statuses))
+    return 0
+
+
+def _reingest(args: argparse.Namespace) -> int:
+    _, settings = _operator_settings(args.config)
+    layouts = [Layout(inbox.root) for inbox in settings.inbox]
+    try:
+        target = reingest(args.path, layouts)
+    except (ValueError, OSError) as exc:
+        print(f"ingestd: cannot reingest: {exc}", file=sys.stderr)
+        return 1
+    print(f"moved to {printable_name(str(target))}")
     return 0

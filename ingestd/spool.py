@@ -192,3 +192,27 @@ class Spool:
             file=printable_name(name),
             mode=stat.filemode(info.st_mode),
         )
+
+
+def reingest(path: Path, layouts: list[Layout]) -> Path:
+    """Move a finished file from done/ or failed/ back into its inbox, as an admin's `mv` would,
+    refusing anything that is not a finished data file or would replace a file in the inbox."""
+    path = Path(os.path.abspath(path))
+    layout = next(
+        (o for o in layouts if path.is_relative_to(o.done) or path.is_relative_to(o.failed)), None
+    )
+    if layout is None:
+        raise ValueError(f"{path} is not in the done/ or failed/ folder of a configured inbox")
+    claim = Claim.in_folder(path.parent) if path.parent.is_dir() else None
+    if claim is None or claim.data != path:
+        raise ValueError(f"{path} is not a finished file (a journal or report stays where it is)")
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        raise ValueError(f"{path} is not a regular file")
+    target = layout.inbox / path.name
+    try:
+        durable.rename_noreplace(path, target)
+    except FileExistsError:
+        raise ValueError(f"{target} already exists; move that file away first") from None
+    durable.fsync_dir(layout.inbox)
+    durable.fsync_dir(path.parent)
+    return target

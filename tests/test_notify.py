@@ -50,7 +50,11 @@ def test_messages_reach_a_real_notify_socket(notify_socket):
     notifier.watchdog()
     notifier.stopping()
     assert received(notify_socket) == [
-        "READY=1", "STATUS=products: idle, 0 queued", "WATCHDOG=1", "STOPPING=1"]
+        "READY=1",
+        "STATUS=products: idle, 0 queued",
+        "WATCHDOG=1",
+        "STOPPING=1",
+    ]
 
 
 def test_a_file_name_can_never_inject_a_notification(notify_socket):
@@ -87,7 +91,9 @@ def test_a_thread_that_misses_its_promised_beat_is_stalled():
     assert progress.stalled() == []
 
 
-def test_a_wedged_worker_stops_the_watchdog_pings_and_a_recovered_one_resumes_them(tmp_path, notify_socket):
+def test_a_wedged_worker_stops_the_watchdog_pings_and_a_recovered_one_resumes_them(
+    tmp_path, notify_socket
+):
     """WATCHDOG=1 is withheld while a worker hangs past its promise, so systemd would restart."""
     release = threading.Event()
     app = ReceiverApp(tmp_path / "receiver")
@@ -98,12 +104,27 @@ def test_a_wedged_worker_stops_the_watchdog_pings_and_a_recovered_one_resumes_th
         status, body = app.handle("POST", "/callback", headers, request.content)
         return httpx.Response(status, content=body)
 
-    settings = from_mapping({"inbox": [{
-        "name": "p", "root": str(tmp_path / "spool"), "callback_url": "http://127.0.0.1:9/cb",
-        "settle_seconds": 0.05, "request_timeout_seconds": 0.2, "rescan_seconds": 0.2,
-    }]})
-    daemon = Daemon(settings, SystemClock(), Notifier(sdnotify.SystemdNotifier()),
-                    httpx.MockTransport(hang_then_answer), liveness_grace=0.3)
+    settings = from_mapping(
+        {
+            "inbox": [
+                {
+                    "name": "p",
+                    "root": str(tmp_path / "spool"),
+                    "callback_url": "http://127.0.0.1:9/cb",
+                    "settle_seconds": 0.05,
+                    "request_timeout_seconds": 0.2,
+                    "rescan_seconds": 0.2,
+                }
+            ]
+        }
+    )
+    daemon = Daemon(
+        settings,
+        SystemClock(),
+        Notifier(sdnotify.SystemdNotifier()),
+        httpx.MockTransport(hang_then_answer),
+        liveness_grace=0.3,
+    )
     daemon.start()
     try:
         assert received(notify_socket)[-1] == "READY=1"

@@ -29,7 +29,9 @@ def test_reload_adds_changes_and_removes_inboxes_and_refuses_a_bad_config(spools
     daemon.configure([inbox_config(a.root, receiver, name="a")])
     daemon.start()
 
-    daemon.configure([inbox_config(a.root, receiver, name="a"), inbox_config(b.root, receiver, name="b")])
+    daemon.configure(
+        [inbox_config(a.root, receiver, name="a"), inbox_config(b.root, receiver, name="b")]
+    )
     hup(daemon)
     wait_until(lambda: events(daemon, "reloaded"), what="the first reload")
     wait_until(b.inbox.exists, what="the new inbox's folders")
@@ -46,12 +48,17 @@ def test_reload_adds_changes_and_removes_inboxes_and_refuses_a_bad_config(spools
     daemon.configure([inbox_config(a.root, receiver, name="a", patterns=["*.data"])])
     hup(daemon)
     wait_until(lambda: len(events(daemon, "reloaded")) == 2, what="the second reload")
-    wait_until(lambda: any(e["inbox"] == "b" for e in events(daemon, "inbox stopped")),
-               what="the removed inbox to stop")
+    wait_until(
+        lambda: any(e["inbox"] == "b" for e in events(daemon, "inbox stopped")),
+        what="the removed inbox to stop",
+    )
     a.drop("changed.data", catalog(4))
     wait_until(lambda: len(a.data_files("done")) == 2, what="the changed patterns in use")
     b.drop("ignored.json", catalog(1))
     assert daemon.process.terminate() == 0
     assert os.listdir(b.inbox) == ["ignored.json"]
     assert sorted((i["inbox"], i["records"]) for i in receiver.completed()) == [
-        ("a", 2), ("a", 4), ("b", 3)]
+        ("a", 2),
+        ("a", 4),
+        ("b", 3),
+    ]
