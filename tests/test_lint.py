@@ -19,7 +19,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_ruff():
-    result = run("ruff", "check", "ingestd", "tests", "bench")
+    result = run("ruff", "check", "ingestd", "tests", "bench", "packaging")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
