@@ -54,14 +54,18 @@ class Daemon:
         self._retiring: list[tuple[InboxService, ObservedWatch]] = []
         self._waiting: dict[str, InboxSettings] = {}
         self._metrics: Metrics | None = None
+        self._metrics_server: PrometheusMetrics | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
         if self.settings.metrics_listen:
             metrics = PrometheusMetrics(self._gauges)
-            metrics.serve(self.settings.metrics_listen)
-            self._metrics = metrics
+            try:
+                metrics.serve(self.settings.metrics_listen)
+            except OSError as exc:
+                raise ConfigError(f"metrics_listen {self.settings.metrics_listen}: {exc}") from exc
+            self._metrics = self._metrics_server = metrics
         for inbox in self.settings.inbox:
             self._add(inbox)
         self._watcher.start()
@@ -78,6 +82,8 @@ class Daemon:
         for service in services:
             service.join()
         self._watcher.stop()
+        if self._metrics_server is not None:
+            self._metrics_server.close()
         log.info("stopped")
 
     def run(self) -> int:

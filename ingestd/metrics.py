@@ -107,7 +107,14 @@ class PrometheusMetrics:
 
     def serve(self, listen: str) -> None:
         host, _, port = listen.rpartition(":")
-        start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry)
+        address = host.strip("[]") or "127.0.0.1"
+        self._server, _ = start_http_server(int(port), addr=address, registry=self.registry)
+
+    def close(self) -> None:
+        server = getattr(self, "_server", None)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
 
 
 class _GaugeCollector(Collector):
