@@ -176,6 +176,10 @@ class Daemon:
 
     # -- health and status ------------------------------------------------------------------------
 
+    def retiring(self) -> list[str]:
+        """Inboxes removed or changed by a reload that still finish their files in flight."""
+        return [service.settings.name for service, _ in self._retiring]
+
     def healthy(self) -> bool:
         return self._watcher.alive() and all(s.healthy() for s in self.services.values())
 

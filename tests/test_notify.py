@@ -17,7 +17,7 @@ from ingestd.notify import Notifier, watchdog_interval
 from ingestd.progress import InboxProgress
 from ingestd.receiver.app import ReceiverApp
 from ingestd.settings import from_mapping
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, RecordingNotifier
 from tests.integration.conftest import wait_until
 
 
@@ -164,3 +164,58 @@ def test_status_says_what_each_file_is_doing():
         "products: cat\\x0aalog.json 33% (chunk 1/3), waiting for the receiver since "
         "08:00:00 UTC (HTTP 503); 4 queued"
     )
+
+
+def test_a_removed_inbox_finishes_its_file_in_flight_before_it_stops(tmp_path):
+    """Reload removing an inbox: no new claims, but the file it holds is still delivered."""
+    release = threading.Event()
+    app = ReceiverApp(tmp_path / "receiver")
+
+    def slow_receiver(request: httpx.Request) -> httpx.Response:
+        release.wait(30)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        status, body = app.handle("POST", "/callback", headers, request.content)
+        return httpx.Response(status, content=body)
+
+    def config(*names: str) -> str:
+        return "".join(
+            f'[[inbox]]\nname = "{n}"\nroot = "{tmp_path / n}"\ncallback_url = "http://127.0.0.1:9/cb"\n'
+            "settle_seconds = 0.05\nrescan_seconds = 0.2\n"
+            for n in names
+        )
+
+    path = tmp_path / "config.toml"
+    path.write_text(config("keep", "drop"))
+    from ingestd.settings import load
+
+    daemon = Daemon(
+        load(path),
+        SystemClock(),
+        Notifier(RecordingNotifier()),
+        httpx.MockTransport(slow_receiver),
+        config_path=path,
+    )
+    daemon.start()
+    try:
+        (tmp_path / "drop" / "inbox" / "held.json").write_bytes(orjson.dumps([{"a": 1}]))
+        wait_until(lambda: "held.json" in daemon.status_line(), what="the file in flight")
+        path.write_text(config("keep"))
+        assert daemon.reload()
+        assert sorted(daemon.services) == ["keep"]
+        (tmp_path / "drop" / "inbox" / "late.json").write_bytes(orjson.dumps([{"b": 2}]))
+        release.set()
+        wait_until(
+            lambda: list((tmp_path / "drop" / "done").glob("*/*/held.json")), what="held done"
+        )
+        assert daemon.retiring() == ["drop"]
+
+        def drop_stopped() -> bool:
+            daemon.tick()
+            return not daemon.retiring()
+
+        wait_until(drop_stopped, what="the removed inbox to stop")
+        assert (tmp_path / "drop" / "inbox" / "late.json").exists()
+    finally:
+        release.set()
+        daemon.shutdown()
+        app.close()
