@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import structlog
 
-from ingestd import durable
+from ingestd import durable, failpoints
 from ingestd.clock import Clock
 from ingestd.core import protocol
 from ingestd.core.chunking import ChunkLimits, ChunkSpan, checksum, records_array
@@ -131,6 +131,7 @@ class Ingestion:
         finally:
             os.close(fd)
         durable.fsync_dir(claim.folder)
+        failpoints.reached("staged")
         ingestion = protocol.ingestion_id(
             inbox.name,
             printable_name(claim.name),
@@ -158,6 +159,7 @@ class Ingestion:
             notes=staged.details.notes,
         )
         journal = JournalFile.create(claim.journal, begin)
+        failpoints.reached("journal_created")
         self.log = self.log.bind(ingestion_id=ingestion)
         self.log.info(
             "validated and staged",
@@ -222,9 +224,11 @@ class Ingestion:
         if isinstance(decision, protocol.RewindTo):
             self._rewind(decision.chunk_number)
             return
+        failpoints.reached("chunk_acknowledged")
         self.journal.append(
             Ack(span.number, span.record_offset, span.record_count, span.checksum, self._now())
         )
+        failpoints.reached("ack_recorded")
         rtt = self.inbox.clock.monotonic() - sent_at
         self.inbox.progress.acked(self.claim.token, span.record_count, rtt)
         self.log.info(
@@ -249,7 +253,9 @@ class Ingestion:
         if isinstance(decision, protocol.RewindTo):
             self._rewind(decision.chunk_number)
             return
+        failpoints.reached("completion_acknowledged")
         self.journal.append(Completed(begin.chunk_count, begin.total_records, self._now()))
+        failpoints.reached("completion_recorded")
         self.inbox.progress.acked(self.claim.token, 0, 0.0, completion=True)
         self.log.info("completion acknowledged", records=begin.total_records)
 
@@ -379,6 +385,7 @@ class Ingestion:
         }
         self.log.error("file failed", reason=failure.kind, error=failure.message, **failure.where)
         durable.write_file(self.claim.report, orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        failpoints.reached("report_written")
 
     def _move(self, outcome: str) -> str:
         if self.journal is not None:

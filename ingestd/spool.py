@@ -11,7 +11,7 @@ from pathlib import Path
 
 import structlog
 
-from ingestd import durable
+from ingestd import durable, failpoints
 from ingestd.core.names import printable_name
 from ingestd.core.settle import Observation, wanted
 from ingestd.errors import ConfigError
@@ -152,6 +152,7 @@ class Spool:
         except FileNotFoundError:
             os.rmdir(folder)
             return None
+        failpoints.reached("claim_renamed")
         durable.fsync_dir(folder)
         durable.fsync_dir(self.layout.inbox)
         return Claim(folder, name)
@@ -174,11 +175,13 @@ class Spool:
         """Move the claim folder (file and receipt) to done/ or failed/, under today's date."""
         for leftover in (claim.staged, claim.index):
             durable.unlink_quietly(leftover)
+        failpoints.reached("leftovers_removed")
         base = self.layout.done if outcome == "done" else self.layout.failed
         day = base / time.strftime("%Y-%m-%d", time.gmtime(now))
         durable.make_dirs(day)
         target = day / claim.token
         durable.rename_noreplace(claim.folder, target)
+        failpoints.reached("finish_moved")
         durable.fsync_dir(day)
         durable.fsync_dir(self.layout.work)
         return target / claim.name

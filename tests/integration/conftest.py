@@ -157,12 +157,12 @@ class Daemon:
             lines.extend(f"{k} = {_toml(v)}" for k, v in inbox.items())
         self.config.write_text("\n".join(lines) + "\n")
 
-    def start(self) -> Daemon:
+    def start(self, **env: str) -> Daemon:
         self.starts += 1
         self.process = Process(
             ["run", "--config", str(self.config)],
             self.root / "daemon.log",
-            env={"INGESTD_LOG_FORMAT": "json"},
+            env={"INGESTD_LOG_FORMAT": "json", **env},
         )
         self._processes.append(self.process)
         wait_until(

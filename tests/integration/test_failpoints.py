@@ -1,0 +1,80 @@
+"""Kill -9 at every named step of a file's life, JSON and Excel alike, then restart: the receiver
+holds every record exactly once, in order, and the file ends in done/ (or failed/) with its
+receipt, never nowhere and never twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingestd.failpoints import STEPS
+from tests import workbooks
+from tests.integration.conftest import Spool, inbox_config, wait_until
+from tests.integration.test_daemon import catalog
+
+HEADER = ["sku", "name", "price", "qty", "active"]
+ROWS = [[f"S{i:04d}", f"Prodüct {i}", round(i * 1.5, 2), i, i % 3 == 0] for i in range(45)]
+JSON_RECORDS = catalog(45)
+HAPPY_STEPS = [(step, n) for step in STEPS if step != "report_written" for n in (1,)]
+HAPPY_STEPS += [("chunk_acknowledged", 3), ("ack_recorded", 2)]
+
+
+def drop(spool: Spool, kind: str, tmp_path) -> tuple[str, list[dict]]:
+    if kind == "json":
+        spool.drop("catalog.json", JSON_RECORDS)
+        return "catalog.json", JSON_RECORDS
+    path = workbooks.large(tmp_path / "catalog.xlsx", HEADER, ROWS)
+    spool.drop("catalog.xlsx", path.read_bytes())
+    return "catalog.xlsx", [dict(zip(HEADER, row, strict=True)) for row in ROWS]
+
+
+def crash_at(daemon, step: str, n: int) -> None:
+    daemon.start(INGESTD_FAILPOINT=f"{step}:{n}")
+    wait_until(lambda: daemon.process.proc.poll() is not None, what=f"the kill at {step}:{n}")
+    assert daemon.process.proc.returncode == -9, daemon.process.output()[-2000:]
+    daemon.process.kill()
+
+
+@pytest.mark.parametrize("kind", ["json", "excel"])
+@pytest.mark.parametrize(("step", "n"), HAPPY_STEPS, ids=[f"{s}:{n}" for s, n in HAPPY_STEPS])
+def test_a_kill_at_each_step_loses_and_doubles_nothing(tmp_path, receiver, daemon, kind, step, n):
+    spool = Spool(tmp_path / "spool")
+    spool.inbox.mkdir(parents=True)
+    daemon.configure([inbox_config(spool.root, receiver, chunk_records=10, settle_seconds=0.05)])
+    name, expected = drop(spool, kind, tmp_path)
+    crash_at(daemon, step, n)
+    daemon.start()
+    wait_until(lambda: spool.data_files("done"), what="the file in done/ after the restart")
+    assert daemon.process.terminate() == 0
+
+    (ingestion,) = receiver.ingestions()
+    assert ingestion["completed"] and ingestion["file_name"] == name
+    assert receiver.records(ingestion["ingestion_id"]) == expected
+    assert ingestion["duplicates"] <= 1
+    (done,) = spool.data_files("done")
+    assert done.name == name and done.with_name(name + ".journal").exists()
+    assert sorted(p.name for p in done.parent.iterdir()) == [name, name + ".journal"]
+    assert spool.work_claims() == [] and list(spool.inbox.iterdir()) == []
+    assert spool.data_files("failed") == []
+
+
+@pytest.mark.parametrize("kind", ["json", "excel"])
+@pytest.mark.parametrize(
+    "step", ["claim_renamed", "report_written", "leftovers_removed", "finish_moved"]
+)
+def test_a_kill_while_failing_a_file_still_ends_in_failed_with_its_report(
+    tmp_path, receiver, daemon, kind, step
+):
+    spool = Spool(tmp_path / "spool")
+    spool.inbox.mkdir(parents=True)
+    daemon.configure([inbox_config(spool.root, receiver, settle_seconds=0.05)])
+    name = "broken.json" if kind == "json" else "broken.xlsx"
+    spool.drop(name, b'[{"a": 1}, {"b": ' if kind == "json" else b"sku;name\nA;B\n")
+    crash_at(daemon, step, 1)
+    daemon.start()
+    wait_until(lambda: spool.data_files("failed"), what="the file in failed/ after the restart")
+    (failed,) = spool.data_files("failed")
+    assert failed.name == name
+    (report,) = spool.reports()
+    assert report["reason"] == "invalid_input" and report["chunks_acknowledged"] == 0
+    assert receiver.ingestions() == []
+    assert spool.work_claims() == [] and list(spool.inbox.iterdir()) == []
