@@ -45,17 +45,24 @@ def _parse(spec: str | None) -> tuple[str, int] | None:
     return step, int(count or 1)
 
 
-_armed = _parse(os.environ.get("INGESTD_FAILPOINT"))
-_lock = threading.Lock()
-_seen = 0
+class _Failpoint:
+    def __init__(self, armed: tuple[str, int] | None) -> None:
+        self._armed = armed
+        self._lock = threading.Lock()
+        self._seen = 0
+
+    def reached(self, step: str) -> None:
+        if self._armed is None or self._armed[0] != step:
+            return
+        with self._lock:
+            self._seen += 1
+            if self._seen == self._armed[1]:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+_failpoint = _Failpoint(_parse(os.environ.get("INGESTD_FAILPOINT")))
 
 
 def reached(step: str) -> None:
     """Mark that `step` was reached; dies here if the environment armed this step."""
-    global _seen
-    if _armed is None or _armed[0] != step:
-        return
-    with _lock:
-        _seen += 1
-        if _seen == _armed[1]:
-            os.kill(os.getpid(), signal.SIGKILL)
+    _failpoint.reached(step)
