@@ -1,0 +1,91 @@
+"""Faults between the daemon and the receiver, injected by a TCP proxy on loopback: every record
+arrives exactly once, or, for a permanent refusal, the file is in failed/ with the answer."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests import faultproxy
+from tests.integration.conftest import Spool, inbox_config, wait_until
+from tests.integration.test_daemon import catalog
+
+RECORDS = catalog(50)
+HTML = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+@pytest.fixture
+def proxy(receiver):
+    proxy = faultproxy.FaultProxy(receiver.port)
+    yield proxy
+    proxy.close()
+
+
+def run_through(tmp_path, receiver, daemon, proxy, faults) -> Spool:
+    spool = Spool(tmp_path / "spool")
+    config = inbox_config(spool.root, receiver, callback_url=proxy.url, chunk_records=10,
+                          request_timeout_seconds=1.0, retry_max_delay_seconds=1.5)
+    daemon.configure([config])
+    proxy.faults = [None, *faults]  # the first chunk passes, the second meets the faults
+    daemon.start()
+    spool.drop("catalog.json", RECORDS)
+    wait_until(lambda: spool.data_files("done") or spool.data_files("failed"), timeout=60,
+               what="the file finished")
+    return spool
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        [faultproxy.latency(0.5)],
+        [faultproxy.reset, faultproxy.reset],
+        [faultproxy.reset_after_forwarding],
+        ["hang"],
+        [faultproxy.cut_response],
+        [faultproxy.respond(200, HTML, "text/html")],
+        [faultproxy.respond(429, b"slow down", **{"Retry-After": "1"})],
+        [faultproxy.respond(503, b"maintenance", **{"Retry-After": "1"}), faultproxy.respond(503)],
+    ],
+    ids=["latency", "reset-before-body", "reset-after-body", "no-answer", "cut-response",
+         "html-200", "429-retry-after", "503-retry-after"],
+)
+def test_transient_faults_end_with_every_record_delivered_exactly_once(tmp_path, receiver, daemon, proxy, faults):
+    faults = [proxy.hang if f == "hang" else f for f in faults]
+    spool = run_through(tmp_path, receiver, daemon, proxy, faults)
+    assert spool.data_files("failed") == []
+    (ingestion,) = receiver.ingestions()
+    assert ingestion["completed"]
+    assert receiver.records(ingestion["ingestion_id"]) == RECORDS
+    assert proxy.faults == []  # every scripted fault met a request
+
+
+def test_413_fails_the_file_with_the_receivers_answer(tmp_path, receiver, daemon, proxy):
+    spool = run_through(tmp_path, receiver, daemon, proxy,
+                        [faultproxy.respond(413, b"Request Entity Too Large: limit 64kB")])
+    (report,) = spool.reports()
+    assert report["reason"] == "receiver_rejected"
+    assert "limit 64kB" in report["where"]["receiver_answer"] and report["where"]["http_status"] == 413
+    assert report["chunks_acknowledged"] == 1 and report["records_acknowledged"] == 10
+
+
+@pytest.mark.parametrize("state", ["kept", "lost"])
+def test_the_receiver_restarting_mid_ingestion(tmp_path, receiver, daemon, state):
+    """With its state kept it carries on; with its state lost it answers Out-of-order chunk with
+    expected_chunk 0 and the daemon sends everything again, so the new state is whole."""
+    spool = Spool(tmp_path / "spool")
+    daemon.configure([inbox_config(spool.root, receiver, chunk_records=5, retry_max_delay_seconds=0.3)])
+    daemon.start()
+    records = catalog(400)
+    spool.drop("big.json", records)
+    wait_until(lambda: sum(i["chunks"] for i in receiver.ingestions()) >= 20, what="20 chunks")
+    receiver.process.kill()
+    if state == "lost":
+        shutil.rmtree(receiver.data)
+    receiver.start()
+    wait_until(lambda: spool.data_files("done"), timeout=60, what="the file in done/")
+    (ingestion,) = receiver.ingestions()
+    assert ingestion["completed"]
+    assert receiver.records(ingestion["ingestion_id"]) == records
+    rewinds = [line for line in daemon.log_lines() if "earlier chunk" in line.get("event", "")]
+    assert bool(rewinds) == (state == "lost")
