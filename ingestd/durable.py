@@ -8,7 +8,9 @@ import ctypes.util
 import errno
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 _RENAME_NOREPLACE = 1
 _AT_FDCWD = -100
@@ -28,8 +30,25 @@ def _load_renameat2() -> object | None:
 _renameat2 = _load_renameat2()
 
 
+class _Faults:
+    """A seam for tests: `hook(site)` runs before every durable write site and may raise the
+    OSError a full disk or a failing device would (ENOSPC, EIO). Never set in production."""
+
+    hook: Callable[[str], None] | None = None
+
+
+def inject_faults(hook: Callable[[str], None] | None) -> None:
+    _Faults.hook = hook
+
+
+def _site(name: str) -> None:
+    if _Faults.hook is not None:
+        _Faults.hook(name)
+
+
 def rename_noreplace(src: Path, dst: Path) -> None:
     """Rename, failing with FileExistsError instead of replacing an existing target."""
+    _site("rename")
     if _renameat2 is not None:
         result = _renameat2(  # type: ignore[operator]
             _AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE
@@ -45,6 +64,7 @@ def rename_noreplace(src: Path, dst: Path) -> None:
 
 
 def fsync_dir(path: Path) -> None:
+    _site("fsync_dir")
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
@@ -61,14 +81,21 @@ def make_dirs(path: Path, mode: int = 0o750) -> None:
         current = current.parent
     for folder in reversed(missing):
         try:
-            os.mkdir(folder, mode)
+            mkdir(folder, mode)
         except FileExistsError:
             continue
         fsync_dir(folder.parent)
 
 
+def mkdir(path: Path, mode: int = 0o750) -> None:
+    """Create one folder; FileExistsError if anything is already there (the caller fsyncs)."""
+    _site("mkdir")
+    os.mkdir(path, mode)
+
+
 def write_file(path: Path, data: bytes, mode: int = 0o640) -> None:
     """Create `path` atomically (temp file, fsync, rename) and fsync its folder."""
+    _site("write_file")
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
     try:
@@ -87,12 +114,21 @@ def append(fd: int, data: bytes) -> None:
     """Append and fsync; on failure cut the file back so no unsynced half-entry stays visible."""
     before = os.lseek(fd, 0, os.SEEK_END)
     try:
+        _site("append_write")
         _write_all(fd, data)
+        _site("append_fsync")
         os.fsync(fd)
     except OSError:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, before)
         raise
+
+
+def fsync_file(f: BinaryIO) -> None:
+    """Flush a buffered file and fsync it."""
+    _site("fsync_file")
+    f.flush()
+    os.fsync(f.fileno())
 
 
 def _write_all(fd: int, data: bytes) -> None:

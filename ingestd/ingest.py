@@ -88,6 +88,10 @@ class Ingestion:
     def run(self) -> str:
         """Take the file as far as it goes: 'done', 'failed', or raise Interrupted/Transient."""
         self.inbox.progress.claimed(self.claim.token, self.claim.name)
+        if not self.claim.folder.exists():
+            return self._moved_before()
+        if not self.claim.synced:
+            self.inbox.spool.sync_claim(self.claim)
         try:
             if self.claim.report.exists():
                 return self._move("failed")
@@ -395,6 +399,15 @@ class Ingestion:
         target = self.inbox.spool.finish(self.claim, outcome, self.inbox.clock.now())
         self.inbox.progress.finished(self.claim.token, outcome)
         self.log.info("file finished", outcome=outcome, moved_to=printable_name(str(target)))
+        return outcome
+
+    def _moved_before(self) -> str:
+        """A retry after a finish whose rename happened but whose fsyncs failed."""
+        found = self.inbox.spool.finished_already(self.claim)
+        outcome = found[0] if found else "vanished"
+        if found is None:
+            self.log.error("the claim folder disappeared from work/ and is not in done/ or failed/")
+        self.inbox.progress.finished(self.claim.token, outcome)
         return outcome
 
     def _span(self, number: int) -> ChunkSpan:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import secrets
 import stat
@@ -66,6 +68,7 @@ class Claim:
 
     folder: Path
     name: str
+    synced: bool = True  # False: the claim's renames may not be durable yet (see sync_claim)
 
     @property
     def token(self) -> str:
@@ -104,7 +107,7 @@ class Claim:
         entries = os.listdir(folder)
         if not entries:
             return None
-        return cls(folder, min(entries, key=len))
+        return cls(folder, min(entries, key=len), synced=False)
 
 
 def new_token(now: float) -> str:
@@ -145,17 +148,35 @@ class Spool:
     def claim(self, name: str, now: float) -> Claim | None:
         """Rename inbox/<name> into a fresh work/<token>/ folder; None if another process won."""
         folder = self.layout.work / new_token(now)
-        os.mkdir(folder, 0o750)
-        durable.fsync_dir(self.layout.work)
+        durable.mkdir(folder)
         try:
+            durable.fsync_dir(self.layout.work)
             durable.rename_noreplace(self.layout.inbox / name, folder / name)
         except FileNotFoundError:
             os.rmdir(folder)
             return None
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+            raise
         failpoints.reached("claim_renamed")
-        durable.fsync_dir(folder)
+        claim = Claim(folder, name)
+        try:
+            self.sync_claim(claim)
+        except OSError as exc:
+            log.warning(
+                "claimed, but not yet durably; it will be before anything is sent",
+                file=printable_name(name),
+                error=str(exc),
+            )
+            return dataclasses.replace(claim, synced=False)
+        return claim
+
+    def sync_claim(self, claim: Claim) -> None:
+        """Make the claim's rename durable: its folder, work/ and inbox/ fsynced."""
+        durable.fsync_dir(claim.folder)
+        durable.fsync_dir(self.layout.work)
         durable.fsync_dir(self.layout.inbox)
-        return Claim(folder, name)
 
     def claims(self) -> list[Claim]:
         """Claims left in work/, oldest first; empty folders of interrupted claims are removed."""
@@ -182,9 +203,23 @@ class Spool:
         target = day / claim.token
         durable.rename_noreplace(claim.folder, target)
         failpoints.reached("finish_moved")
-        durable.fsync_dir(day)
-        durable.fsync_dir(self.layout.work)
+        self._settle_move(target)
         return target / claim.name
+
+    def finished_already(self, claim: Claim) -> tuple[str, Path] | None:
+        """Where a claim's folder went if an earlier finish renamed it but could not fsync;
+        the fsyncs are done again here so the move is durable before anyone relies on it."""
+        for outcome, base in (("done", self.layout.done), ("failed", self.layout.failed)):
+            for day in sorted(os.listdir(base), reverse=True):
+                folder = base / day / claim.token
+                if folder.is_dir():
+                    self._settle_move(folder)
+                    return outcome, folder / claim.name
+        return None
+
+    def _settle_move(self, target: Path) -> None:
+        durable.fsync_dir(target.parent)
+        durable.fsync_dir(self.layout.work)
 
     def _warn_once(self, name: str, info: os.stat_result) -> None:
         if name in self._warned:

@@ -16,6 +16,7 @@ from typing import Self
 
 import orjson
 
+from ingestd import durable
 from ingestd.core.chunking import ChunkLimits, ChunkPlanner, ChunkSpan
 from ingestd.errors import InvalidInput
 from ingestd.readers import ReadDetails, Reader, SourceStream
@@ -60,7 +61,7 @@ def stage(
             out.write(b"\n")
         stream.drain()
         spans.add(planner.finish())
-        _sync(out)
+        durable.fsync_file(out)
         staged_size = out.tell()
     return Staged(
         file_size=stream.position,
@@ -125,10 +126,5 @@ class _IndexWriter:
 
     def __exit__(self, *exc: object) -> None:
         if exc[0] is None:
-            _sync(self._file)
+            durable.fsync_file(self._file)
         self._file.close()
-
-
-def _sync(f: object) -> None:
-    f.flush()  # type: ignore[attr-defined]
-    os.fsync(f.fileno())  # type: ignore[attr-defined]
