@@ -19,7 +19,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import orjson
 import structlog
@@ -44,11 +45,25 @@ from ingestd.progress import InboxProgress
 from ingestd.readers import Reader
 from ingestd.sender import Sender
 from ingestd.spool import RETRY_STATE, Claim, Spool
-from ingestd.staging import read_span, stage
+from ingestd.staging import Staged, read_span, stage_file
 
 log = structlog.get_logger("ingestd.ingest")
 
 MAX_CHECKSUM_RESENDS = 3
+
+
+class Stager(Protocol):
+    """Runs the validation pass: in this process (tests), or isolated in a child (the daemon)."""
+
+    def __call__(
+        self,
+        path: Path,
+        reader: Reader,
+        limits: ChunkLimits,
+        staged: Path,
+        index: Path,
+        checkpoint: Callable[[], None],
+    ) -> Staged: ...
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,7 @@ class InboxRuntime:
     stop: threading.Event
     rand: Callable[[], float] = field(default=random.random)
     progress: InboxProgress = field(default_factory=InboxProgress)
+    stager: Stager = stage_file
 
 
 def iso(seconds: float) -> str:
@@ -129,11 +145,11 @@ class Ingestion:
             raise UnsafeFile(_unsafe_reason(exc.info)) from exc
         except OSError as exc:
             raise UnsafeFile(f"cannot open the claimed file safely: {exc.strerror}") from exc
-        try:
-            started = inbox.clock.monotonic()
-            staged = stage(fd, reader, inbox.limits, claim.staged, claim.index, self._checkpoint)
-        finally:
-            os.close(fd)
+        os.close(fd)
+        started = inbox.clock.monotonic()
+        staged = inbox.stager(
+            claim.data, reader, inbox.limits, claim.staged, claim.index, self._checkpoint
+        )
         durable.fsync_dir(claim.folder)
         failpoints.reached("staged")
         ingestion = protocol.ingestion_id(

@@ -17,6 +17,7 @@ from ingestd.core.retry import backoff_delay
 from ingestd.core.settle import Settler
 from ingestd.errors import Interrupted, Transient
 from ingestd.ingest import InboxRuntime, Ingestion, RetryPolicy
+from ingestd.isolation import IsolatedStager
 from ingestd.metrics import Metrics
 from ingestd.progress import InboxProgress
 from ingestd.readers import chooser
@@ -55,6 +56,9 @@ class InboxService:
             metrics,
             grace=settings.request_timeout_seconds + liveness_grace,
         )
+        self._stager = IsolatedStager(
+            settings.parse_memory_limit_mb, settings.parse_time_limit_seconds
+        )
         self.runtime = InboxRuntime(
             name=settings.name,
             spool=Spool(layout, settings.patterns),
@@ -76,6 +80,7 @@ class InboxService:
             clock=clock,
             stop=stop,
             progress=self.progress,
+            stager=self._stager,
         )
         self._retiring = threading.Event()
         self._claims: queue.SimpleQueue[Claim | None] = queue.SimpleQueue()
@@ -91,6 +96,7 @@ class InboxService:
         return self.runtime.spool.layout
 
     def start(self) -> None:
+        self._stager.warm_up()
         for thread in self._threads:
             thread.start()
 
@@ -213,11 +219,13 @@ class InboxService:
     # -- the workers: one claimed file at a time each ------------------------------------------
 
     def _work(self) -> None:
+        self._stager.prepare()
         while True:
             self.progress.idle()
             claim = self._claims.get()
             if claim is None or self.runtime.stop.is_set():
                 self.progress.forget_thread()
+                self._stager.close()
                 return
             self.progress.beat()
             try:

@@ -35,6 +35,8 @@ class InboxSettings(BaseModel):
     callback_token_credential: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
     tls_verify: bool = True
     tls_ca_file: Path | None = None
+    parse_memory_limit_mb: int = Field(1024, ge=128)
+    parse_time_limit_seconds: float = Field(3600, gt=0)
 
     def auth_headers(self) -> dict[str, str]:
         """`Authorization: Bearer ...` from a file or a systemd credential; read at start-up."""

@@ -74,6 +74,22 @@ def stage(
     )
 
 
+def stage_file(
+    path: Path,
+    reader: Reader,
+    limits: ChunkLimits,
+    staged: Path,
+    index: Path,
+    checkpoint: Callable[[], None] | None = None,
+) -> Staged:
+    """Open the claimed file safely (no links, no FIFOs) and stage it."""
+    fd, _ = durable.open_regular(path)
+    try:
+        return stage(fd, reader, limits, staged, index, checkpoint)
+    finally:
+        os.close(fd)
+
+
 def _canonical(record: object, index: int, position: int, details: ReadDetails) -> bytes:
     where = {"record_index": index, "byte_offset": position if details.sheet is None else None}
     if not isinstance(record, dict):

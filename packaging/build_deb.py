@@ -29,7 +29,8 @@ sys.path.insert(0, os.path.normpath(_lib))
 
 from ingestd.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the parsers' child processes import this file again
+    sys.exit(main())
 """
 
 

@@ -117,7 +117,9 @@ def cut_response(exchange: Exchange) -> None:
     exchange.client.shutdown(socket.SHUT_RDWR)
 
 
-def respond(status: int, body: bytes = b"", content_type: str = "text/plain", **headers: str) -> Fault:
+def respond(
+    status: int, body: bytes = b"", content_type: str = "text/plain", **headers: str
+) -> Fault:
     def fault(exchange: Exchange) -> bytes:
         return _response(status, body, [("Content-Type", content_type), *headers.items()])
 
@@ -129,7 +131,9 @@ def _rst(sock: socket.socket) -> None:
     sock.close()
 
 
-def _read_request(reader, client: socket.socket, upstream: http.client.HTTPConnection) -> Exchange | None:
+def _read_request(
+    reader, client: socket.socket, upstream: http.client.HTTPConnection
+) -> Exchange | None:
     line = reader.readline()
     if not line:
         return None
@@ -145,7 +149,11 @@ def _read_request(reader, client: socket.socket, upstream: http.client.HTTPConne
         upstream.request(method, path, body=body, headers=dict(headers))
         response = upstream.getresponse()
         data = response.read()
-        kept = [(k, v) for k, v in response.getheaders() if k.lower() not in ("content-length", "connection")]
+        kept = [
+            (k, v)
+            for k, v in response.getheaders()
+            if k.lower() not in ("content-length", "connection")
+        ]
         return _response(response.status, data, kept)
 
     return Exchange(method, path, headers, body, forward, client)
@@ -153,5 +161,9 @@ def _read_request(reader, client: socket.socket, upstream: http.client.HTTPConne
 
 def _response(status: int, body: bytes, headers: list[tuple[str, str]]) -> bytes:
     reason = http.client.responses.get(status, "Status")
-    lines = [f"HTTP/1.1 {status} {reason}", *(f"{k}: {v}" for k, v in headers), f"Content-Length: {len(body)}"]
+    lines = [
+        f"HTTP/1.1 {status} {reason}",
+        *(f"{k}: {v}" for k, v in headers),
+        f"Content-Length: {len(body)}",
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body

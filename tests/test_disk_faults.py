@@ -53,7 +53,9 @@ def attempt(h: Harness, name: str, content) -> str | None:
     """One go at claiming and ingesting; None if a disk error stopped it (the daemon retries)."""
     try:
         if not hasattr(h, "claim"):
-            (h.layout.inbox / name).write_bytes(content if isinstance(content, bytes) else orjson.dumps(content))
+            (h.layout.inbox / name).write_bytes(
+                content if isinstance(content, bytes) else orjson.dumps(content)
+            )
             h.claim = h.runtime.spool.claim(name, h.clock.now())
         return h.run(h.claim)
     except (Transient, OSError):
@@ -133,9 +135,16 @@ def test_the_daemon_recovers_by_itself_when_space_returns(tmp_path):
         status, body = app.handle("POST", "/callback", headers, request.content)
         return httpx.Response(status, content=body)
 
-    settings = InboxSettings(name="p", root=tmp_path / "spool", callback_url="http://127.0.0.1:9/cb",
-                             settle_seconds=0.05, chunk_records=2, retry_initial_delay_seconds=0.01,
-                             retry_max_delay_seconds=0.05, rescan_seconds=0.1)
+    settings = InboxSettings(
+        name="p",
+        root=tmp_path / "spool",
+        callback_url="http://127.0.0.1:9/cb",
+        settle_seconds=0.05,
+        chunk_records=2,
+        retry_initial_delay_seconds=0.01,
+        retry_max_delay_seconds=0.05,
+        rescan_seconds=0.1,
+    )
     stop = threading.Event()
     service = InboxService(settings, SystemClock(), stop, httpx.MockTransport(receiver))
     durable.inject_faults(disk)

@@ -45,7 +45,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(spool, receiver, da
         if len(spool.data_files("done")) == len(files):
             files.update(drop_batch(spool, rng, batch=kill))
         daemon.start()
-        time.sleep(rng.uniform(0.0, 0.4))
+        time.sleep(rng.uniform(0.1, 1.0))
         if kill == KILLS // 2:
             receiver.process.kill()
             time.sleep(rng.uniform(0.1, 0.4))

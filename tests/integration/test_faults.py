@@ -24,14 +24,23 @@ def proxy(receiver):
 
 def run_through(tmp_path, receiver, daemon, proxy, faults) -> Spool:
     spool = Spool(tmp_path / "spool")
-    config = inbox_config(spool.root, receiver, callback_url=proxy.url, chunk_records=10,
-                          request_timeout_seconds=1.0, retry_max_delay_seconds=1.5)
+    config = inbox_config(
+        spool.root,
+        receiver,
+        callback_url=proxy.url,
+        chunk_records=10,
+        request_timeout_seconds=1.0,
+        retry_max_delay_seconds=1.5,
+    )
     daemon.configure([config])
     proxy.faults = [None, *faults]  # the first chunk passes, the second meets the faults
     daemon.start()
     spool.drop("catalog.json", RECORDS)
-    wait_until(lambda: spool.data_files("done") or spool.data_files("failed"), timeout=60,
-               what="the file finished")
+    wait_until(
+        lambda: spool.data_files("done") or spool.data_files("failed"),
+        timeout=60,
+        what="the file finished",
+    )
     return spool
 
 
@@ -47,10 +56,20 @@ def run_through(tmp_path, receiver, daemon, proxy, faults) -> Spool:
         [faultproxy.respond(429, b"slow down", **{"Retry-After": "1"})],
         [faultproxy.respond(503, b"maintenance", **{"Retry-After": "1"}), faultproxy.respond(503)],
     ],
-    ids=["latency", "reset-before-body", "reset-after-body", "no-answer", "cut-response",
-         "html-200", "429-retry-after", "503-retry-after"],
+    ids=[
+        "latency",
+        "reset-before-body",
+        "reset-after-body",
+        "no-answer",
+        "cut-response",
+        "html-200",
+        "429-retry-after",
+        "503-retry-after",
+    ],
 )
-def test_transient_faults_end_with_every_record_delivered_exactly_once(tmp_path, receiver, daemon, proxy, faults):
+def test_transient_faults_end_with_every_record_delivered_exactly_once(
+    tmp_path, receiver, daemon, proxy, faults
+):
     faults = [proxy.hang if f == "hang" else f for f in faults]
     spool = run_through(tmp_path, receiver, daemon, proxy, faults)
     assert spool.data_files("failed") == []
@@ -61,11 +80,18 @@ def test_transient_faults_end_with_every_record_delivered_exactly_once(tmp_path,
 
 
 def test_413_fails_the_file_with_the_receivers_answer(tmp_path, receiver, daemon, proxy):
-    spool = run_through(tmp_path, receiver, daemon, proxy,
-                        [faultproxy.respond(413, b"Request Entity Too Large: limit 64kB")])
+    spool = run_through(
+        tmp_path,
+        receiver,
+        daemon,
+        proxy,
+        [faultproxy.respond(413, b"Request Entity Too Large: limit 64kB")],
+    )
     (report,) = spool.reports()
     assert report["reason"] == "receiver_rejected"
-    assert "limit 64kB" in report["where"]["receiver_answer"] and report["where"]["http_status"] == 413
+    assert (
+        "limit 64kB" in report["where"]["receiver_answer"] and report["where"]["http_status"] == 413
+    )
     assert report["chunks_acknowledged"] == 1 and report["records_acknowledged"] == 10
 
 
@@ -74,7 +100,9 @@ def test_the_receiver_restarting_mid_ingestion(tmp_path, receiver, daemon, state
     """With its state kept it carries on; with its state lost it answers Out-of-order chunk with
     expected_chunk 0 and the daemon sends everything again, so the new state is whole."""
     spool = Spool(tmp_path / "spool")
-    daemon.configure([inbox_config(spool.root, receiver, chunk_records=5, retry_max_delay_seconds=0.3)])
+    daemon.configure(
+        [inbox_config(spool.root, receiver, chunk_records=5, retry_max_delay_seconds=0.3)]
+    )
     daemon.start()
     records = catalog(400)
     spool.drop("big.json", records)
