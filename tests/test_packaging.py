@@ -120,3 +120,53 @@ def test_it_also_builds_as_a_plain_wheel(tmp_path):
     assert "ingestd/cli.py" in names and "ingestd/readers/excel.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "ingestd = ingestd.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+@needs_dpkg
+def test_the_packaged_daemon_ingests_a_file(extracted, tmp_path):
+    """The launcher runs the daemon, parser children included, on the system python3 alone."""
+    import os
+    import signal
+
+    import orjson
+
+    from tests.integration.conftest import free_port, wait_until
+
+    launcher = str(extracted / "usr/bin/ingestd")
+    env = {"PATH": "/usr/bin:/bin", "INGESTD_LOG_FORMAT": "json"}
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[[inbox]]\nname = "p"\nroot = "{tmp_path / "spool"}"\n'
+        f'callback_url = "http://127.0.0.1:{port}/callback"\nsettle_seconds = 0.1\n'
+    )
+    logs = [open(tmp_path / name, "wb") for name in ("receiver.log", "daemon.log")]  # noqa: SIM115
+    receiver = subprocess.Popen(
+        [launcher, "receiver", "--port", str(port), "--data", str(tmp_path / "r")],
+        stdout=logs[0],
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    daemon = subprocess.Popen(
+        [launcher, "run", "--config", str(config)],
+        stdout=logs[1],
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        wait_until(lambda: b'"started"' in (tmp_path / "daemon.log").read_bytes(), what="start")
+        (tmp_path / "spool/inbox/p.json").write_bytes(orjson.dumps([{"sku": "A"}, {"sku": "B"}]))
+        wait_until(
+            lambda: list((tmp_path / "spool/done").glob("*/*/p.json")), what="the file in done/"
+        )
+        os.kill(daemon.pid, signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+        (stored,) = (tmp_path / "r").glob("*.ndjson")
+        assert stored.read_bytes().splitlines() == [b'{"sku":"A"}', b'{"sku":"B"}']
+    finally:
+        for process in (daemon, receiver):
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+        for log in logs:
+            log.close()
