@@ -182,3 +182,5 @@ def _stage_one(
         return ("oserror", exc.errno, exc.strerror)
     except RecursionError:
         return ("invalid", "the file nests too deeply to be read", {})
+    except Exception as exc:  # a parser's own surprise is about this file, not the daemon
+        return ("invalid", f"the file cannot be read: {type(exc).__name__}: {exc}", {})

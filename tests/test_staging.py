@@ -130,3 +130,33 @@ def test_a_huge_single_record_is_accepted_alone(tmp_path):
     records = [{"a": 1}, {"blob": "x" * 300_000}, {"c": 1}]
     result = run_stage(tmp_path, orjson.dumps(records), limits=ChunkLimits(100, 4096))
     assert [s.record_count for s in spans(tmp_path, result.chunk_count)] == [1, 1, 1]
+
+
+SURROGATES = [
+    (b'[{"n": "x\\ud800y"}]', False),
+    (b'[{"n": "smile \\ud83d\\ude00"}]', True),
+    (b'[{"n": "\\\\ud800"}]', True),
+    (b'[{"n": "\\ude00"}]', False),
+    (b'[{"n": "\\ud83d\\u0041"}]', False),
+    (b'[{"n": "\\ud83d"}]', False),
+    (b'[{"n": "\\ude00\\ud83d"}]', False),
+    (b'[{"n": "\\\\\\ud83d\\ude00"}]', True),
+] + [
+    (b'[{"p": "' + b"x" * pad + tail + b'"}]', ok)
+    for pad in (65536 - 11, 65536 - 8, 65536 - 4, 65536, 65536 + 2)
+    for tail, ok in ((b"\\ud83d\\ude00", True), (b"\\ud83dz", False), (b"\\ude00", False))
+]
+
+
+@pytest.mark.parametrize(("content", "valid"), SURROGATES)
+def test_lone_surrogate_escapes_are_refused_and_pairs_kept(tmp_path, content, valid):
+    """ijson's C backend would turn a lone surrogate into "?"; such a file fails instead, wherever
+    the escape falls relative to the reader's block boundaries."""
+    if valid:
+        result = run_stage(tmp_path, content)
+        (line,) = (tmp_path / "s").read_bytes().splitlines()
+        assert orjson.loads(line) == orjson.loads(content)[0]
+        assert result.total_records == 1
+    else:
+        with pytest.raises(InvalidInput, match="lone UTF-16 surrogate"):
+            run_stage(tmp_path, content)

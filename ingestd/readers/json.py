@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,7 +31,7 @@ class JsonReader:
             for item in ijson.items(found.watch(stream), self._path, use_float=True):
                 yield item
                 count += 1
-        except ijson.JSONError as exc:
+        except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
             raise InvalidInput(
                 f"malformed JSON: {_first_line(exc)}",
                 record_index=count,
@@ -52,16 +53,66 @@ class _ArrayWatch:
     def watch(self, stream: SourceStream) -> Any:
         _skip_bom(stream)
         if self._parent:
-            return self._events(stream)
+            return self._events(_SurrogateGuard(stream))
         _require_top_level_array(stream)
         self.seen = True
-        return stream
+        return _SurrogateGuard(stream)
 
-    def _events(self, stream: SourceStream) -> Iterator[tuple[str, str, Any]]:
+    def _events(self, stream: _SurrogateGuard) -> Iterator[tuple[str, str, Any]]:
         for event in ijson.parse(stream, use_float=True):
             if not self.seen and event[1] == "start_array" and event[0] == self._parent:
                 self.seen = True
             yield event
+
+
+class _SurrogateGuard:
+    """Refuses lone UTF-16 surrogate escapes ("\\ud800"), which ijson's C backend would quietly
+    turn into "?" or undecodable bytes: a record arrives as written or not at all. Pairs (emoji
+    written as "\\ud83d\\ude00", as PHP's json_encode does) pass. The last few bytes of each
+    block are held back until the next one arrives, so every escape is checked whole before the
+    parser sees it; blocks without a surrogate escape cost one regular-expression search."""
+
+    _TRIGGER = re.compile(rb"\\u[dD][89a-fA-F]")
+    _ESCAPE = re.compile(rb"(\\+)u[dD]([89a-fA-F])[0-9a-fA-F]{2}")
+    _LOW = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+    _HOLD = 12
+
+    def __init__(self, stream: SourceStream) -> None:
+        self._stream = stream
+        self._held = b""
+        self._before = b""
+
+    def read(self, size: int = 65536) -> bytes:
+        while True:
+            data = self._stream.read(size)
+            window = self._held + data
+            if not data or len(window) > self._HOLD:
+                out = window if not data else window[: -self._HOLD]
+                self._held = window[len(out) :]
+                self._check(self._before, out, self._held)
+                self._before = (self._before + out)[-self._HOLD :]
+                return out
+            self._held = window
+
+    def _check(self, before: bytes, out: bytes, after: bytes) -> None:
+        window = before + out + after
+        if not self._TRIGGER.search(window):
+            return
+        for escape in self._ESCAPE.finditer(window):
+            at = escape.end() - 6  # the backslash of the \uXXXX escape itself
+            if not len(before) <= at < len(before) + len(out) or len(escape.group(1)) % 2 == 0:
+                continue  # checked in another block, or an escaped backslash before "u"
+            if escape.group(2) in b"89abAB":
+                paired = self._LOW.match(window, escape.end()) is not None
+            else:
+                paired = at >= 6 and self._ESCAPE.match(window, at - 6) is not None
+                paired = paired and window[at - 3 : at - 2] in (b"8", b"9", b"a", b"b", b"A", b"B")
+            if not paired:
+                raise InvalidInput(
+                    "the file holds a lone UTF-16 surrogate escape "
+                    f"({window[at : at + 6].decode('ascii', 'replace')}), which is not a character",
+                    byte_offset=self._stream.position,
+                )
 
 
 def _skip_bom(stream: SourceStream) -> None:
