@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import os
 import stat
@@ -18,7 +17,7 @@ _AT_FDCWD = -100
 
 def _load_renameat2() -> object | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)  # the process's own libc, no ldconfig run
         func = libc.renameat2
     except (OSError, AttributeError, TypeError):
         return None

@@ -44,18 +44,29 @@ def test_the_hostile_campaign(tmp_path, receiver, daemon):
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(str(spool.inbox / "socket.json"))
     (spool.inbox / "directory.json").mkdir()
-    odd_names = ["with spaces.json", "new\nline.json", os.fsdecode(b"bad\xffbyte.json"), "tab\tname.xlsx"]
+    odd_names = [
+        "with spaces.json",
+        "new\nline.json",
+        os.fsdecode(b"bad\xffbyte.json"),
+        "tab\tname.xlsx",
+    ]
     for name in odd_names[:3]:
         spool.drop(name, VALID)
     spool.drop(odd_names[3], (FILES / "valid.xlsx").read_bytes())
 
-    claimed = {n for n, e in EXPECTED.items() if e["outcome"] != "ignored"} | set(odd_names) | {"hardlink.json"}
+    claimed = (
+        {n for n, e in EXPECTED.items() if e["outcome"] != "ignored"}
+        | set(odd_names)
+        | {"hardlink.json"}
+    )
     finished = lambda: {p.name for p in spool.data_files("done") + spool.data_files("failed")}  # noqa: E731
     wait_until(lambda: finished() >= claimed, timeout=120, what="every claimable file finished")
 
     spool.drop("valid.json", VALID)  # the same name again: a second ingestion, nothing overwritten
-    wait_until(lambda: [p.name for p in spool.data_files("done")].count("valid.json") == 2,
-               what="the second valid.json")
+    wait_until(
+        lambda: [p.name for p in spool.data_files("done")].count("valid.json") == 2,
+        what="the second valid.json",
+    )
 
     assert daemon.process.proc.poll() is None and daemon.process.pid == pid, "the daemon died"
     assert vmhwm_mb(pid) < 400, "the daemon's memory grew with hostile input"
@@ -69,11 +80,20 @@ def test_the_hostile_campaign(tmp_path, receiver, daemon):
             assert expected["error"] in reports[name]["error"], name
             assert name not in delivered
     assert reports["hardlink.json"]["reason"] == "unsafe_file"
-    for shown in ("with spaces.json", "new\\x0aline.json", "bad\\xffbyte.json", "tab\\x09name.xlsx"):
+    for shown in (
+        "with spaces.json",
+        "new\\x0aline.json",
+        "bad\\xffbyte.json",
+        "tab\\x09name.xlsx",
+    ):
         assert delivered[shown]["completed"], shown
     left = set(os.listdir(spool.inbox))
     assert left == {n for n, e in EXPECTED.items() if e["outcome"] == "ignored"} | {
-        "symlink.json", "fifo.json", "socket.json", "directory.json"}
+        "symlink.json",
+        "fifo.json",
+        "socket.json",
+        "directory.json",
+    }
     assert outside.read_bytes() == b'[{"secret": "do not send"}]' and os.stat(outside).st_nlink == 2
     assert not any(b"do not send" in p.read_bytes() for p in receiver.data.glob("*.ndjson"))
     events = [line.get("event") for line in daemon.log_lines()]
