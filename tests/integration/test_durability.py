@@ -46,10 +46,7 @@ def parse(trace: Path) -> list[Call]:
         if not match or line.endswith("+++") or "---" in line:
             continue
         pid, name, args = match.group(1), match.group(2), match.group(3)
-        if name in ON_DESCRIPTORS:
-            paths = FD_PATH.findall(args.strip())
-        else:
-            paths = QUOTED.findall(args)
+        paths = FD_PATH.findall(args.strip()) if name in ON_DESCRIPTORS else QUOTED.findall(args)
         if "<unfinished ...>" in line:
             pending[pid] = Call(name, paths, line)
             continue
@@ -171,7 +168,7 @@ def test_nothing_is_sent_before_the_step_it_depends_on_is_durable(traced):
     assert staged < renamed and index < renamed and tmp_synced < renamed
     assert first(calls, fsync_of(folder), renamed, sends[0]) is not None
     # every acknowledgement is appended and fsynced before the next chunk is sent
-    for before, after in zip(sends, sends[1:] + [len(calls)], strict=True):
+    for before, after in zip(sends, [*sends[1:], len(calls)], strict=True):
         written = first(
             calls, lambda c: c.name == "write" and c.paths[:1] == [journal], before, after
         )
