@@ -70,13 +70,31 @@ class Stack:
         self.daemon: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Stack:
+        self.start_receiver()
+        self.start_daemon()
+        return self
+
+    def start_receiver(self) -> None:
         self.receiver = self._spawn(
             ["receiver", "--port", str(self.port), "--data", str(self.root / "received")],
             "receiver.log",
         )
         self._wait(self._healthy, "the receiver")
-        self.start_daemon()
-        return self
+
+    def kill_receiver(self) -> None:
+        assert self.receiver is not None
+        os.kill(self.receiver.pid, signal.SIGKILL)
+        self.receiver.wait()
+
+    def ingestions(self) -> list[dict[str, Any]]:
+        answer = httpx.get(f"http://127.0.0.1:{self.port}/ingestions", timeout=10).json()
+        return list(answer["ingestions"])
+
+    def received(self, ingestion_id: str) -> list[dict[str, Any]]:
+        path = self.root / "received" / f"{ingestion_id}.ndjson"
+        if not path.exists():
+            return []
+        return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
     def __exit__(self, *exc: object) -> None:
         for process in (self.daemon, self.receiver):

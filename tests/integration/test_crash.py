@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import random
 import time
 
 import pytest
 
+from bench.soak import soak
 from tests import workbooks
 from tests.integration.conftest import Spool, inbox_config, wait_until
-from tests.integration.test_daemon import catalog
 
 KILLS = 24
 
@@ -24,51 +23,15 @@ def progress(receiver) -> tuple[int, int]:
     return sum(i["chunks"] for i in ingestions), sum(1 for i in ingestions if i["completed"])
 
 
-def drop_batch(spool: Spool, rng: random.Random, batch: int) -> dict[str, list[dict]]:
-    files = {f"b{batch}-big.json": catalog(1500, f"b{batch}")}
-    files.update(
-        {f"b{batch}-small-{n}.json": catalog(rng.randint(0, 30), f"b{batch}s{n}") for n in range(4)}
-    )
-    for name, records in files.items():
-        spool.drop(name, records)
-    return files
-
-
-def test_sigkill_at_random_moments_loses_and_doubles_nothing(spool, receiver, daemon):
-    """Every file arrives exactly once, whole and in order, however often the daemon dies."""
-    rng = random.Random(20261126)
-    spool.inbox.mkdir(parents=True)
-    daemon.configure([inbox_config(spool.root, receiver, chunk_records=10, settle_seconds=0.05)])
-    files: dict[str, list[dict]] = {}
-    moments: set[tuple[int, int]] = set()
-    for kill in range(KILLS):
-        if len(spool.data_files("done")) == len(files):
-            files.update(drop_batch(spool, rng, batch=kill))
-        daemon.start()
-        time.sleep(rng.uniform(0.1, 1.0))
-        if kill == KILLS // 2:
-            receiver.process.kill()
-            time.sleep(rng.uniform(0.1, 0.4))
-            receiver.start()
-        daemon.process.kill()
-        moments.add(progress(receiver))
-
-    daemon.start()
-    wait_until(
-        lambda: len(spool.data_files("done")) == len(files), timeout=60, what="all files done"
-    )
-    assert spool.data_files("failed") == []
-    assert spool.work_claims() == []
-    completed = receiver.completed()
-    assert sorted(i["file_name"] for i in completed) == sorted(files)
-    assert len(receiver.ingestions()) == len(files), "a file was ingested under two ingestion ids"
-    for ingestion in completed:
-        assert receiver.records(ingestion["ingestion_id"]) == files[ingestion["file_name"]]
-    resent = sum(i["duplicates"] for i in receiver.ingestions())
-    assert resent <= KILLS + 1, (
-        "acknowledged chunks were sent again beyond the one in flight per kill"
-    )
-    assert len(moments) >= KILLS * 2 // 3, f"kills hit too few distinct moments: {sorted(moments)}"
+def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path):
+    """The soak (bench/soak.py) in small: a mixed JSON and Excel workload, the daemon killed at
+    two dozen random moments and the receiver twice; every record arrives exactly once."""
+    result = soak(kills=KILLS, seed=20261126, workdir=tmp_path, receiver_every=12)
+    assert result.files >= 10 and result.records_expected > 5000
+    assert result.records_lost == 0
+    assert result.records_doubled == 0
+    assert result.files_ingested_twice == 0
+    assert result.chunks_resent <= result.kills + result.receiver_kills
 
 
 def test_a_100k_row_workbook_survives_sigkill_while_staging_and_sending(
