@@ -1,0 +1,57 @@
+"""What each hostile corpus file costs before it fails: time and peak memory of the validation
+pass, run as the daemon runs it (a child with the default 1024 MB address-space limit).
+
+    python -m bench.hostile
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
+
+PROBE = """
+import resource, sys, time, tempfile, pathlib
+resource.setrlimit(resource.RLIMIT_AS, (1024 << 20, 1024 << 20))
+from ingestd.core.chunking import ChunkLimits
+from ingestd.errors import InvalidInput
+from ingestd.readers import chooser
+from ingestd.readers.excel import ExcelReader
+from ingestd.readers.json import JsonReader
+from ingestd.staging import stage_file
+path = pathlib.Path(sys.argv[1])
+reader = chooser(JsonReader(), ExcelReader())(path.name)
+out = pathlib.Path(tempfile.mkdtemp())
+start = time.perf_counter()
+try:
+    stage_file(path, reader, ChunkLimits(500, 1 << 20), out / "s", out / "i")
+    outcome = "delivered"
+except InvalidInput as exc:
+    outcome = "failed: " + exc.message[:60]
+except MemoryError:
+    outcome = "failed: memory limit"
+print(round(time.perf_counter() - start, 3), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, outcome)
+"""
+
+
+def main() -> None:
+    expected = json.loads((CORPUS / "expected.json").read_text())
+    print(f"{'file':<34}{'seconds':>8}{'peak MB':>9}  outcome")
+    worst_time = worst_memory = 0.0
+    for name in sorted(n for n, e in expected.items() if e["outcome"] != "ignored"):
+        result = subprocess.run([sys.executable, "-c", PROBE, str(CORPUS / "files" / name)],
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            print(f"{name:<34}  died: {result.returncode} {result.stderr[-200:]}")
+            continue
+        seconds, peak, outcome = result.stdout.strip().split(" ", 2)
+        worst_time, worst_memory = max(worst_time, float(seconds)), max(worst_memory, float(peak))
+        print(f"{name:<34}{float(seconds):>8.3f}{int(peak):>9}  {outcome}")
+    print(f"worst: {worst_time:.3f} s, {worst_memory:.0f} MB peak, over {len(expected)} files")
+
+
+if __name__ == "__main__":
+    main()
