@@ -45,7 +45,7 @@ from ingestd.progress import InboxProgress
 from ingestd.readers import Reader
 from ingestd.sender import Sender
 from ingestd.spool import RETRY_STATE, Claim, Spool
-from ingestd.staging import Staged, read_span, stage_file
+from ingestd.staging import Staged, private_mode, read_span, stage_file
 
 log = structlog.get_logger("ingestd.ingest")
 
@@ -178,7 +178,7 @@ class Ingestion:
             sheet=staged.details.sheet,
             notes=staged.details.notes,
         )
-        journal = JournalFile.create(claim.journal, begin)
+        journal = JournalFile.create(claim.journal, begin, self._private_mode())
         failpoints.reached("journal_created")
         self.log = self.log.bind(ingestion_id=ingestion)
         self.log.info(
@@ -404,7 +404,8 @@ class Ingestion:
             "what_to_do": failure.advice,
         }
         self.log.error("file failed", reason=failure.kind, error=failure.message, **failure.where)
-        durable.write_file(self.claim.report, orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        body = orjson.dumps(report, option=orjson.OPT_INDENT_2)
+        durable.write_file(self.claim.report, body, self._private_mode())
         failpoints.reached("report_written")
 
     def _move(self, outcome: str) -> str:
@@ -425,6 +426,13 @@ class Ingestion:
             self.log.error("the claim folder disappeared from work/ and is not in done/ or failed/")
         self.inbox.progress.finished(self.claim.token, outcome)
         return outcome
+
+    def _private_mode(self) -> int:
+        """Receipts and reports are no more readable than the file they describe."""
+        try:
+            return private_mode(os.lstat(self.claim.data).st_mode)
+        except OSError:
+            return 0o600
 
     def _span(self, number: int) -> ChunkSpan:
         try:

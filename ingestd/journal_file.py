@@ -18,10 +18,10 @@ class JournalFile:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW)
 
     @classmethod
-    def create(cls, path: Path, begin: Begin) -> JournalFile:
+    def create(cls, path: Path, begin: Begin, mode: int = 0o640) -> JournalFile:
         data = encode(begin)
         try:
-            durable.write_file(path, data)
+            durable.write_file(path, data, mode)
         except OSError as exc:
             raise SpoolIOError(f"cannot write the journal: {exc.strerror}") from exc
         return cls(path, replay(data))

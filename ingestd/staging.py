@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import BinaryIO, Self
 
 import orjson
 
@@ -50,7 +50,8 @@ def stage(
     stream = SourceStream(fd)
     details = ReadDetails()
     planner = ChunkPlanner(limits)
-    with open(staged, "wb", buffering=_BUFFER) as out, _IndexWriter(index) as spans:
+    mode = private_mode(os.fstat(fd).st_mode)
+    with _create(staged, mode) as out, _IndexWriter(index, mode) as spans:
         total = 0
         for total, record in enumerate(reader.records(stream, details), start=1):
             if checkpoint is not None and total % _CHECKPOINT_EVERY == 0:
@@ -90,6 +91,18 @@ def stage_file(
         os.close(fd)
 
 
+def private_mode(dropped_mode: int) -> int:
+    """Copies of a file's data are never readable by more users than the dropped file, and
+    never by others at all."""
+    return dropped_mode & 0o640
+
+
+def _create(path: Path, mode: int) -> BinaryIO:
+    durable.unlink_quietly(path)  # a leftover of an interrupted pass may have another mode
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+    return open(fd, "wb", buffering=_BUFFER)
+
+
 def _canonical(record: object, index: int, position: int, details: ReadDetails) -> bytes:
     where = {"record_index": index, "byte_offset": position if details.sheet is None else None}
     if not isinstance(record, dict):
@@ -121,8 +134,8 @@ def read_span(index: Path, number: int) -> ChunkSpan:
 
 
 class _IndexWriter:
-    def __init__(self, path: Path) -> None:
-        self._file = open(path, "wb", buffering=_BUFFER)  # noqa: SIM115 (closed by __exit__)
+    def __init__(self, path: Path, mode: int) -> None:
+        self._file = _create(path, mode)
         self._hash = hashlib.sha256()
         self.count = 0
 

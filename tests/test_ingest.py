@@ -1,6 +1,7 @@
 """One file's life against the real receiver logic, with faults injected at the HTTP seam."""
 
 import os
+import stat
 
 import httpx
 import orjson
@@ -300,3 +301,23 @@ def test_restaging_an_interrupted_claim_gives_the_same_ingestion_id(h, tmp_path)
         assert other.sent[0]["ingestion_id"] == first_id
     finally:
         other.close()
+
+
+@pytest.mark.parametrize(
+    ("dropped", "copies"), [(0o600, 0o600), (0o644, 0o640), (0o660, 0o640), (0o604, 0o600)]
+)
+def test_copies_of_the_data_are_never_more_readable_than_the_dropped_file(h, dropped, copies):
+    """Staged data, index, journal and report never widen who can read the file's contents."""
+    claim = h.drop("products.json", RECORDS)
+    os.chmod(claim.data, dropped)
+    h.faults = [passthrough, then_stop]
+    with pytest.raises(Interrupted):
+        h.run(claim)
+    for path in (claim.staged, claim.index, claim.journal):
+        assert stat.S_IMODE(os.stat(path).st_mode) & ~copies == 0, path.name
+    bad = h.drop("bad.json", b"[1]")
+    os.chmod(bad.data, dropped)
+    h.stop.clear()
+    assert h.run(bad) == "failed"
+    (report,) = [p for p in h.finished("failed") if p.name.endswith(".error.json")]
+    assert stat.S_IMODE(os.stat(report).st_mode) & ~copies == 0
