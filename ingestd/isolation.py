@@ -161,7 +161,11 @@ def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
             path, reader, limits, staged, index = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(_stage_one(path, reader, limits, staged, index, memory_mb))
+        result = _stage_one(path, reader, limits, staged, index, memory_mb)
+        try:
+            conn.send(result)
+        except OSError:  # the daemon is gone (stopped or killed): nobody waits for this file
+            return
 
 
 def _stage_one(
