@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     receiver.add_argument("--host", default="127.0.0.1")
     receiver.add_argument("--port", type=int, default=9000)
     receiver.add_argument("--data", type=Path, default=Path("receiver-data"))
+    receiver.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    receiver.add_argument("--tls-key", type=Path, help="and this private key (PEM)")
     receiver.set_defaults(func=_receiver)
 
     check = commands.add_parser(
@@ -119,7 +121,8 @@ def _receiver(args: argparse.Namespace) -> int:
     from ingestd.receiver import ReceiverServer
 
     log.setup()
-    server = ReceiverServer(args.data, args.host, args.port)
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert and args.tls_key else None
+    server = ReceiverServer(args.data, args.host, args.port, tls)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.stop).start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 
 import httpx
@@ -29,7 +30,7 @@ class Sender:
         timeout: float,
         transport: httpx.BaseTransport | None = None,
         headers: dict[str, str] | None = None,
-        verify: bool | str = True,
+        verify: bool | ssl.SSLContext = True,
     ) -> None:
         self._url = url
         self._client = httpx.Client(

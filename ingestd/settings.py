@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -63,11 +64,16 @@ class InboxSettings(BaseModel):
             raise ConfigError(f"inbox {self.name}: the callback token must be one non-empty line")
         return token
 
-    def httpx_verify(self) -> bool | str:
-        """httpx's verify: False, a CA bundle path, or True for the system's trust store."""
+    def httpx_verify(self) -> bool | ssl.SSLContext:
+        """httpx's verify: False, a context trusting a private CA, or True (the system's store)."""
         if not self.tls_verify:
             return False
-        return str(self.tls_ca_file) if self.tls_ca_file else True
+        if self.tls_ca_file is None:
+            return True
+        try:
+            return ssl.create_default_context(cafile=str(self.tls_ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"inbox {self.name}: tls_ca_file: {exc}") from exc
 
     workers: int = Field(1, ge=1, le=64)
     rescan_seconds: float = Field(30, gt=0)

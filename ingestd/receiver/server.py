@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,15 +60,27 @@ class _Server(ThreadingHTTPServer):
 class ReceiverServer:
     """Serves the reference receiver on a loopback port until stopped."""
 
-    def __init__(self, data: Path, host: str = "127.0.0.1", port: int = 9000) -> None:
+    def __init__(
+        self,
+        data: Path,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.app = ReceiverApp(data)
         self._server = _Server((host, port), self.app)
+        self._scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certfile=tls[0], keyfile=tls[1])
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/callback"
+        return f"{self._scheme}://{host!s}:{port}/callback"
 
     def serve_forever(self) -> None:
         self._server.serve_forever(poll_interval=0.2)
