@@ -37,8 +37,10 @@ def _inbox_problems(inbox: InboxSettings) -> list[str]:
         inbox.auth_headers()
     except ConfigError as exc:
         found.append(str(exc))
-    if inbox.tls_ca_file is not None and not inbox.tls_ca_file.is_file():
-        found.append(f"tls_ca_file {inbox.tls_ca_file} does not exist")
+    try:
+        inbox.httpx_verify()
+    except ConfigError as exc:
+        found.append(str(exc))
     return found
 
 

@@ -53,9 +53,9 @@ def test_a_token_must_be_one_line(tmp_path):
 def test_no_token_and_tls_verification_by_default(tmp_path):
     settings = inbox(tmp_path)
     assert settings.auth_headers() == {} and settings.httpx_verify() is True
-    assert inbox(tmp_path, tls_ca_file=tmp_path / "ca.pem").httpx_verify() == str(
-        tmp_path / "ca.pem"
-    )
+    with pytest.raises(ConfigError, match="tls_ca_file"):
+        inbox(tmp_path, tls_ca_file=tmp_path / "missing-ca.pem").httpx_verify()
+    assert inbox(tmp_path, tls_verify=False).httpx_verify() is False
 
 
 def test_the_token_reaches_the_receiver_and_never_the_logs_or_reports(tmp_path):
