@@ -55,9 +55,7 @@ class Harness:
         return self.deliver(request)
 
     def deliver(self, request: httpx.Request) -> httpx.Response:
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        status, body = self.app.handle("POST", "/callback", headers, request.content)
-        return httpx.Response(status, content=body)
+        return deliver(self.app, request)
 
     def drop(self, name: str, content: bytes | list) -> Claim:
         data = content if isinstance(content, bytes) else orjson.dumps(content)
@@ -89,6 +87,26 @@ class Harness:
     def close(self) -> None:
         self.runtime.sender.close()
         self.app.close()
+
+
+def deliver(app: ReceiverApp, request: httpx.Request) -> httpx.Response:
+    """Hand one request to the real receiver logic."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    status, body = app.handle("POST", "/callback", headers, request.content)
+    return httpx.Response(status, content=body)
+
+
+def into(
+    app: ReceiverApp, before: Callable[[httpx.Request], httpx.Response | None] | None = None
+) -> httpx.MockTransport:
+    """An httpx transport straight into the receiver logic; `before` may hold a request back or
+    answer it instead."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        answer = before(request) if before is not None else None
+        return answer if answer is not None else deliver(app, request)
+
+    return httpx.MockTransport(handle)
 
 
 def then_stop(request: httpx.Request, harness: Harness) -> httpx.Response:

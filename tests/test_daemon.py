@@ -11,19 +11,16 @@ from ingestd.clock import SystemClock
 from ingestd.receiver.app import ReceiverApp
 from ingestd.service import InboxService
 from ingestd.settings import InboxSettings
+from tests.harness import into
 from tests.integration.conftest import wait_until
 
 
 def receiver_transport(app: ReceiverApp, together: threading.Barrier | None) -> httpx.MockTransport:
-    def handle(request: httpx.Request) -> httpx.Response:
-        body = orjson.loads(request.content)
-        if together is not None and body.get("chunk_number") == 0:
+    def hold(request: httpx.Request) -> None:
+        if together is not None and orjson.loads(request.content).get("chunk_number") == 0:
             together.wait()  # breaks (and fails the test) unless that many files are in flight
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        status, answer = app.handle("POST", "/callback", headers, request.content)
-        return httpx.Response(status, content=answer)
 
-    return httpx.MockTransport(handle)
+    return into(app, hold)
 
 
 def run_service(

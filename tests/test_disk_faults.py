@@ -7,7 +7,6 @@ import errno
 import os
 import threading
 
-import httpx
 import orjson
 import pytest
 
@@ -18,7 +17,7 @@ from ingestd.errors import Transient
 from ingestd.receiver.app import ReceiverApp
 from ingestd.service import InboxService
 from ingestd.settings import InboxSettings
-from tests.harness import Harness
+from tests.harness import Harness, into
 from tests.integration.conftest import wait_until
 
 SITES = ["mkdir", "rename", "fsync_dir", "write_file", "append_write", "append_fsync", "fsync_file"]
@@ -130,11 +129,6 @@ def test_the_daemon_recovers_by_itself_when_space_returns(tmp_path):
 
     app = ReceiverApp(tmp_path / "receiver")
 
-    def receiver(request: httpx.Request) -> httpx.Response:
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        status, body = app.handle("POST", "/callback", headers, request.content)
-        return httpx.Response(status, content=body)
-
     settings = InboxSettings(
         name="p",
         root=tmp_path / "spool",
@@ -146,7 +140,7 @@ def test_the_daemon_recovers_by_itself_when_space_returns(tmp_path):
         rescan_seconds=0.1,
     )
     stop = threading.Event()
-    service = InboxService(settings, SystemClock(), stop, httpx.MockTransport(receiver))
+    service = InboxService(settings, SystemClock(), stop, into(app))
     durable.inject_faults(disk)
     service.start()
     try:

@@ -16,6 +16,7 @@ from ingestd.notify import Notifier
 from ingestd.receiver.app import ReceiverApp
 from ingestd.settings import from_mapping
 from tests.fakes import RecordingNotifier
+from tests.harness import into
 from tests.integration.conftest import free_port, wait_until
 
 
@@ -50,13 +51,9 @@ def test_counters_histogram_and_gauges(tmp_path):
     outages = [503]
     lock = threading.Lock()
 
-    def receiver(request: httpx.Request) -> httpx.Response:
+    def outage_first(request: httpx.Request) -> httpx.Response | None:
         with lock:
-            if outages:
-                return httpx.Response(outages.pop())
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        status, body = app.handle("POST", "/callback", headers, request.content)
-        return httpx.Response(status, content=body)
+            return httpx.Response(outages.pop()) if outages else None
 
     port = free_port()
     settings = from_mapping(
@@ -74,9 +71,7 @@ def test_counters_histogram_and_gauges(tmp_path):
             ],
         }
     )
-    daemon = Daemon(
-        settings, SystemClock(), Notifier(RecordingNotifier()), httpx.MockTransport(receiver)
-    )
+    daemon = Daemon(settings, SystemClock(), Notifier(RecordingNotifier()), into(app, outage_first))
     daemon.start()
     try:
         inbox = tmp_path / "spool" / "inbox"

@@ -18,6 +18,7 @@ from ingestd.progress import InboxProgress
 from ingestd.receiver.app import ReceiverApp
 from ingestd.settings import from_mapping
 from tests.fakes import FakeClock, RecordingNotifier
+from tests.harness import into
 from tests.integration.conftest import wait_until
 
 
@@ -98,11 +99,8 @@ def test_a_wedged_worker_stops_the_watchdog_pings_and_a_recovered_one_resumes_th
     release = threading.Event()
     app = ReceiverApp(tmp_path / "receiver")
 
-    def hang_then_answer(request: httpx.Request) -> httpx.Response:
+    def hang(request: httpx.Request) -> None:
         release.wait(30)
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        status, body = app.handle("POST", "/callback", headers, request.content)
-        return httpx.Response(status, content=body)
 
     settings = from_mapping(
         {
@@ -122,7 +120,7 @@ def test_a_wedged_worker_stops_the_watchdog_pings_and_a_recovered_one_resumes_th
         settings,
         SystemClock(),
         Notifier(sdnotify.SystemdNotifier()),
-        httpx.MockTransport(hang_then_answer),
+        into(app, hang),
         liveness_grace=0.3,
     )
     daemon.start()
@@ -171,11 +169,8 @@ def test_a_removed_inbox_finishes_its_file_in_flight_before_it_stops(tmp_path):
     release = threading.Event()
     app = ReceiverApp(tmp_path / "receiver")
 
-    def slow_receiver(request: httpx.Request) -> httpx.Response:
+    def hang(request: httpx.Request) -> None:
         release.wait(30)
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        status, body = app.handle("POST", "/callback", headers, request.content)
-        return httpx.Response(status, content=body)
 
     def config(*names: str) -> str:
         return "".join(
@@ -192,7 +187,7 @@ def test_a_removed_inbox_finishes_its_file_in_flight_before_it_stops(tmp_path):
         load(path),
         SystemClock(),
         Notifier(RecordingNotifier()),
-        httpx.MockTransport(slow_receiver),
+        into(app, hang),
         config_path=path,
     )
     daemon.start()

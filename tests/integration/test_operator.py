@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import orjson
 import pytest
 
 from tests.integration.conftest import Spool, inbox_config, wait_until
+from tests.integration.test_cli import ingestd
 from tests.integration.test_daemon import catalog
-
-
-def ingestd(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ingestd", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture
