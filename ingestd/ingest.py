@@ -35,6 +35,7 @@ from ingestd.core.retry import backoff_delay
 from ingestd.errors import (
     FileFailed,
     Interrupted,
+    JournalCorrupt,
     ReceiverRejected,
     ReceiverUnavailable,
     UnsafeFile,
@@ -125,12 +126,18 @@ class Ingestion:
 
     def _open_or_stage(self) -> None:
         if not self.claim.journal.exists():
+            if self.claim.chunks.exists():
+                raise JournalCorrupt(
+                    "the journal is missing although this file was already being sent; "
+                    "starting again from chunk 0 could store its records twice"
+                )
             self.journal = self._stage()
         else:
             self.journal = JournalFile.open(self.claim.journal)
             state = self.journal.state
             self.log = self.log.bind(ingestion_id=state.begin.ingestion_id)
             if not state.completed:
+                self._seal_index()
                 self._check_work_files(state.begin)
             self.log.info("resuming", next_chunk=state.next_chunk)
         state = self.journal.state
@@ -180,6 +187,7 @@ class Ingestion:
         )
         journal = JournalFile.create(claim.journal, begin, self._private_mode())
         failpoints.reached("journal_created")
+        self._seal_index()
         self.log = self.log.bind(ingestion_id=ingestion)
         self.log.info(
             "validated and staged",
@@ -192,6 +200,12 @@ class Ingestion:
         )
         return journal
 
+    def _seal_index(self) -> None:
+        """Rename the index to .chunks once the journal exists (again, after a crash between)."""
+        if self.claim.index.exists() and not self.claim.chunks.exists():
+            durable.rename_noreplace(self.claim.index, self.claim.chunks)
+            durable.fsync_dir(self.claim.folder)
+
     def _checkpoint(self) -> None:
         """Called now and then in long steps: show we are alive, and stop if asked to."""
         self.inbox.progress.beat()
@@ -203,7 +217,7 @@ class Ingestion:
         expected = {
             self.claim.data: begin.file_size,
             self.claim.staged: begin.staged_size,
-            self.claim.index: begin.chunk_count * ChunkSpan.SIZE,
+            self.claim.chunks: begin.chunk_count * ChunkSpan.SIZE,
         }
         for path, size in expected.items():
             try:
@@ -436,7 +450,7 @@ class Ingestion:
 
     def _span(self, number: int) -> ChunkSpan:
         try:
-            return read_span(self.claim.index, number)
+            return read_span(self.claim.chunks, number)
         except (OSError, EOFError) as exc:
             raise WorkDamaged(f"the chunk index cannot be read: {exc}") from exc
 

@@ -64,7 +64,9 @@ class Layout:
 
 @dataclass(frozen=True)
 class Claim:
-    """A claimed file: work/<token>/<name>, with <name>.journal, .staged, .index beside it."""
+    """A claimed file: work/<token>/<name>, with <name>.journal, .staged and the chunk index
+    beside it. The index is written as <name>.index and renamed to <name>.chunks once the
+    journal exists, so a journal that disappears later is noticed, not silently restarted."""
 
     folder: Path
     name: str
@@ -92,6 +94,10 @@ class Claim:
     @property
     def index(self) -> Path:
         return self.beside(".index")
+
+    @property
+    def chunks(self) -> Path:
+        return self.beside(".chunks")
 
     @property
     def report(self) -> Path:
@@ -194,7 +200,7 @@ class Spool:
 
     def finish(self, claim: Claim, outcome: str, now: float) -> Path:
         """Move the claim folder (file and receipt) to done/ or failed/, under today's date."""
-        for leftover in (claim.staged, claim.index):
+        for leftover in (claim.staged, claim.index, claim.chunks):
             durable.unlink_quietly(leftover)
         failpoints.reached("leftovers_removed")
         base = self.layout.done if outcome == "done" else self.layout.failed

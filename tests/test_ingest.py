@@ -215,7 +215,7 @@ def test_a_damaged_journal_fails_the_file_instead_of_resending_from_zero(h):
     assert h.report()["reason"] == "journal_corrupt"
 
 
-@pytest.mark.parametrize("victim", ["data", "staged", "index"])
+@pytest.mark.parametrize("victim", ["data", "staged", "chunks"])
 def test_work_files_changed_behind_the_daemons_back_are_detected(h, victim):
     claim = stopped_after_two_chunks(h)
     path = getattr(claim, victim)
@@ -313,7 +313,7 @@ def test_copies_of_the_data_are_never_more_readable_than_the_dropped_file(h, dro
     h.faults = [passthrough, then_stop]
     with pytest.raises(Interrupted):
         h.run(claim)
-    for path in (claim.staged, claim.index, claim.journal):
+    for path in (claim.staged, claim.chunks, claim.journal):
         assert stat.S_IMODE(os.stat(path).st_mode) & ~copies == 0, path.name
     bad = h.drop("bad.json", b"[1]")
     os.chmod(bad.data, dropped)
@@ -321,3 +321,24 @@ def test_copies_of_the_data_are_never_more_readable_than_the_dropped_file(h, dro
     assert h.run(bad) == "failed"
     (report,) = [p for p in h.finished("failed") if p.name.endswith(".error.json")]
     assert stat.S_IMODE(os.stat(report).st_mode) & ~copies == 0
+
+
+def test_a_deleted_journal_is_reported_not_restarted_from_chunk_0(h):
+    """Without its journal, a file already being sent fails instead of going out again."""
+    claim = stopped_after_two_chunks(h)
+    claim.journal.unlink()
+    h.stop.clear()
+    sent_before = len(h.sent)
+    assert h.run(claim) == "failed"
+    assert len(h.sent) == sent_before
+    report = h.report()
+    assert report["reason"] == "journal_corrupt" and "journal is missing" in report["error"]
+
+
+def test_a_crash_between_journal_and_index_seal_resumes(h):
+    """The index is renamed to .chunks after the journal exists; a crash in between is healed."""
+    claim = stopped_after_two_chunks(h)
+    os.rename(claim.chunks, claim.index)
+    h.stop.clear()
+    assert h.run(claim) == "done"
+    assert h.received(ingestion_id(h)) == RECORDS
