@@ -13,85 +13,31 @@ Steps, and what recovery does after a crash at each (see docs/recovery.md):
 from __future__ import annotations
 
 import os
-import random
 import stat
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 import structlog
 
 from ingestd import durable, failpoints
-from ingestd.clock import Clock
 from ingestd.core import protocol
-from ingestd.core.chunking import ChunkLimits, ChunkSpan, checksum, records_array
+from ingestd.core.chunking import ChunkSpan, checksum, records_array
 from ingestd.core.journal import Ack, Begin, Completed, JournalState, Rewind
 from ingestd.core.names import printable_name
-from ingestd.core.retry import backoff_delay
+from ingestd.delivery import Delivery
 from ingestd.errors import (
     FileFailed,
     Interrupted,
     JournalCorrupt,
-    ReceiverRejected,
-    ReceiverUnavailable,
     UnsafeFile,
     WorkDamaged,
 )
 from ingestd.journal_file import JournalFile
-from ingestd.progress import InboxProgress
-from ingestd.readers import Reader
-from ingestd.sender import Sender
-from ingestd.spool import RETRY_STATE, Claim, Spool
-from ingestd.staging import Staged, private_mode, read_span, stage_file
+from ingestd.runtime import InboxRuntime, iso
+from ingestd.spool import Claim
+from ingestd.staging import private_mode, read_span
 
 log = structlog.get_logger("ingestd.ingest")
-
-MAX_CHECKSUM_RESENDS = 3
-
-
-class Stager(Protocol):
-    """Runs the validation pass: in this process (tests), or isolated in a child (the daemon)."""
-
-    def __call__(
-        self,
-        path: Path,
-        reader: Reader,
-        limits: ChunkLimits,
-        staged: Path,
-        index: Path,
-        checkpoint: Callable[[], None],
-    ) -> Staged: ...
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    initial_delay: float
-    max_delay: float
-
-
-@dataclass
-class InboxRuntime:
-    """What an ingestion needs from its inbox; built by the daemon, faked by tests."""
-
-    name: str
-    spool: Spool
-    sender: Sender
-    reader_for: Callable[[str], Reader]
-    limits: ChunkLimits
-    retry: RetryPolicy
-    clock: Clock
-    stop: threading.Event
-    rand: Callable[[], float] = field(default=random.random)
-    progress: InboxProgress = field(default_factory=InboxProgress)
-    stager: Stager = stage_file
-
-
-def iso(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 class Ingestion:
@@ -99,7 +45,7 @@ class Ingestion:
         self.claim = claim
         self.inbox = inbox
         self.journal: JournalFile | None = None
-        self._retry_since: float | None = None
+        self._delivery: Delivery | None = None
         self.log = log.bind(inbox=inbox.name, file=printable_name(claim.name), claim=claim.token)
 
     def run(self) -> str:
@@ -206,6 +152,13 @@ class Ingestion:
             durable.rename_noreplace(self.claim.index, self.claim.chunks)
             durable.fsync_dir(self.claim.folder)
 
+    def _sender(self) -> Delivery:
+        if self._delivery is None:
+            assert self.journal is not None
+            ingestion = self.journal.state.begin.ingestion_id
+            self._delivery = Delivery(self.inbox, self.claim, ingestion, self.log, self._checkpoint)
+        return self._delivery
+
     def _checkpoint(self) -> None:
         """Called now and then in long steps: show we are alive, and stop if asked to."""
         self.inbox.progress.beat()
@@ -253,7 +206,7 @@ class Ingestion:
         is_last = span.number == begin.chunk_count - 1
         body = protocol.chunk_body(begin.ingestion_id, span, records, is_last, self._source(begin))
         sent_at = self.inbox.clock.monotonic()
-        decision = self._deliver(body, span.number, records=span.record_count)
+        decision = self._sender().send(body, span.number, records=span.record_count)
         assert self.journal is not None
         if isinstance(decision, protocol.RewindTo):
             self._rewind(decision.chunk_number)
@@ -282,7 +235,7 @@ class Ingestion:
             begin.file_sha256,
             self._source(begin),
         )
-        decision = self._deliver(body, begin.chunk_count - 1, completion=True)
+        decision = self._sender().send(body, begin.chunk_count - 1, completion=True)
         assert self.journal is not None
         if isinstance(decision, protocol.RewindTo):
             self._rewind(decision.chunk_number)
@@ -298,107 +251,6 @@ class Ingestion:
         self.log.warning("receiver asked to resend from an earlier chunk", expected_chunk=to_chunk)
         self.journal.append(Rewind(to_chunk, "receiver answered Out-of-order chunk", self._now()))
         self.inbox.progress.rewound(self.claim.token, to_chunk)
-
-    def _deliver(
-        self, body: bytes, number: int, completion: bool = False, records: int = 0
-    ) -> protocol.Acknowledged | protocol.RewindTo:
-        """Post until the receiver acknowledges, asks for a rewind, or refuses for good."""
-        assert self.journal is not None
-        ingestion = self.journal.state.begin.ingestion_id
-        key = f"{ingestion}:completion" if completion else protocol.chunk_id(ingestion, number)
-        attempt = mismatches = 0
-        while True:
-            self._checkpoint()
-            if not completion:
-                self.inbox.progress.sent(records)
-            decision = self._post(body, key, ingestion, number, completion)
-            if isinstance(decision, (protocol.Acknowledged, protocol.RewindTo)):
-                self._clear_retry_state()
-                return decision
-            if isinstance(decision, protocol.Rejected):
-                raise ReceiverRejected(
-                    f"the receiver refused chunk {number}: {decision.reason}"
-                    if not completion
-                    else f"the receiver refused the completion: {decision.reason}",
-                    chunk_number=None if completion else number,
-                    http_status=decision.status,
-                    receiver_answer=decision.answer,
-                )
-            retry_after = None
-            if isinstance(decision, protocol.ResendChecksum):
-                mismatches += 1
-                if mismatches > MAX_CHECKSUM_RESENDS:
-                    raise ReceiverRejected(
-                        f"the receiver answered 'Checksum mismatch' {mismatches} times",
-                        chunk_number=number,
-                    )
-            else:
-                retry_after = decision.retry_after
-            self._wait_to_retry(attempt, decision.reason, retry_after, number)
-            attempt += 1
-
-    def _post(
-        self, body: bytes, key: str, ingestion: str, number: int, completion: bool
-    ) -> protocol.Decision:
-        try:
-            answer = self.inbox.sender.post(body, key)
-        except ReceiverUnavailable as exc:
-            return protocol.RetryLater(exc.reason, exc.retry_after)
-        return protocol.classify(
-            answer.status,
-            answer.headers,
-            answer.body,
-            sent_ingestion_id=ingestion,
-            sent_chunk_number=number,
-            now=self.inbox.clock.now(),
-            completion=completion,
-        )
-
-    def _wait_to_retry(
-        self, attempt: int, reason: str, retry_after: float | None, number: int
-    ) -> None:
-        policy = self.inbox.retry
-        delay = backoff_delay(
-            attempt,
-            base=policy.initial_delay,
-            cap=policy.max_delay,
-            rand=self.inbox.rand,
-            retry_after=retry_after,
-        )
-        self.log.warning(
-            "receiver not ready, will retry",
-            reason=reason,
-            chunk_number=number,
-            attempt=attempt + 1,
-            delay_seconds=round(delay, 3),
-        )
-        self.inbox.progress.waiting(self.claim.token, reason, delay)
-        self._write_retry_state(reason, attempt + 1, delay)
-        if self.inbox.clock.wait(delay, self.inbox.stop):
-            raise Interrupted()
-
-    def _write_retry_state(self, reason: str, attempt: int, delay: float) -> None:
-        """Advisory, for `ingestd status`: not fsynced, nothing depends on it surviving a crash."""
-        now = self.inbox.clock.now()
-        if self._retry_since is None:
-            self._retry_since = now
-        state = {
-            "reason": reason,
-            "attempt": attempt,
-            "since": iso(self._retry_since),
-            "next_try_at": iso(now + delay),
-        }
-        tmp = self.claim.beside(RETRY_STATE + ".tmp")
-        try:
-            tmp.write_bytes(orjson.dumps(state))
-            os.replace(tmp, self.claim.retry_state)
-        except OSError:
-            durable.unlink_quietly(tmp)
-
-    def _clear_retry_state(self) -> None:
-        if self._retry_since is not None:
-            durable.unlink_quietly(self.claim.retry_state)
-            self._retry_since = None
 
     # -- finishing ---------------------------------------------------------------------------
 

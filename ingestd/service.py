@@ -16,13 +16,14 @@ from ingestd.core.names import printable_name
 from ingestd.core.retry import backoff_delay
 from ingestd.core.settle import Settler
 from ingestd.errors import Interrupted, Transient
-from ingestd.ingest import InboxRuntime, Ingestion, RetryPolicy
+from ingestd.ingest import Ingestion
 from ingestd.isolation import IsolatedStager
 from ingestd.metrics import Metrics
 from ingestd.progress import InboxProgress
 from ingestd.readers import chooser
 from ingestd.readers.excel import ExcelReader
 from ingestd.readers.json import JsonReader
+from ingestd.runtime import InboxRuntime, RetryPolicy
 from ingestd.sender import Sender
 from ingestd.settings import InboxSettings
 from ingestd.spool import Claim, Layout, Spool

@@ -11,11 +11,12 @@ import httpx
 import orjson
 
 from ingestd.core.chunking import ChunkLimits
-from ingestd.ingest import InboxRuntime, Ingestion, RetryPolicy
+from ingestd.ingest import Ingestion
 from ingestd.readers import chooser
 from ingestd.readers.excel import ExcelReader
 from ingestd.readers.json import JsonReader
 from ingestd.receiver.app import ReceiverApp
+from ingestd.runtime import InboxRuntime, RetryPolicy
 from ingestd.sender import Sender
 from ingestd.spool import Claim, Layout, Spool
 from tests.fakes import FakeClock
