@@ -7,6 +7,7 @@ is written, and nothing is sent before that, so a malformed file never reaches t
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from collections.abc import Callable
@@ -44,7 +45,27 @@ def stage(
     index: Path,
     checkpoint: Callable[[], None] | None = None,
 ) -> Staged:
-    """Validate and stage the file open on `fd`; raises InvalidInput saying what and where."""
+    """Validate and stage the file open on `fd`; raises InvalidInput saying what and where.
+
+    Records are acyclic, so the cyclic garbage collector is paused meanwhile: with millions of
+    short-lived dicts it would otherwise cost a third of the time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _stage(fd, reader, limits, staged, index, checkpoint)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _stage(
+    fd: int,
+    reader: Reader,
+    limits: ChunkLimits,
+    staged: Path,
+    index: Path,
+    checkpoint: Callable[[], None] | None,
+) -> Staged:
     if os.fstat(fd).st_size == 0:
         raise InvalidInput("the file is empty (0 bytes): an empty export is not an empty catalog")
     stream = SourceStream(fd)
@@ -56,12 +77,15 @@ def stage(
         for total, record in enumerate(reader.records(stream, details), start=1):
             if checkpoint is not None and total % _CHECKPOINT_EVERY == 0:
                 checkpoint()
-            line = _canonical(record, total - 1, stream.position, details)
-            spans.add(planner.add(line))
-            out.write(line)
-            out.write(b"\n")
+            chunk = planner.add(_canonical(record, total - 1, stream.position, details))
+            if chunk is not None:
+                out.write(chunk.lines)
+                spans.add(chunk.span)
         stream.drain()
-        spans.add(planner.finish())
+        chunk = planner.finish()
+        if chunk is not None:
+            out.write(chunk.lines)
+            spans.add(chunk.span)
         durable.fsync_file(out)
         staged_size = out.tell()
     return Staged(
@@ -139,9 +163,7 @@ class _IndexWriter:
         self._hash = hashlib.sha256()
         self.count = 0
 
-    def add(self, span: ChunkSpan | None) -> None:
-        if span is None:
-            return
+    def add(self, span: ChunkSpan) -> None:
         packed = span.pack()
         self._file.write(packed)
         self._hash.update(packed)

@@ -60,55 +60,62 @@ def checksum(records_json: bytes) -> str:
     return hashlib.sha256(records_json).hexdigest()
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """A closed chunk: where it lies, and its staged bytes (its records, one per line)."""
+
+    span: ChunkSpan
+    lines: bytes
+
+
 class ChunkPlanner:
-    """Cuts a stream of canonical records into chunks; feed records in order, then call finish."""
+    """Cuts a stream of canonical records into chunks; feed records in order, then call finish.
+
+    A chunk's records are kept until it closes (at most chunk_bytes, or one oversized record),
+    so its checksum and staged bytes are made with two joins instead of work per record."""
 
     def __init__(self, limits: ChunkLimits) -> None:
         self._limits = limits
         self._number = 0
         self._records_seen = 0
         self._bytes_seen = 0
-        self._start_record = 0
-        self._start_byte = 0
-        self._count = 0
+        self._lines: list[bytes] = []
         self._array_size = 2  # "[" and "]"
-        self._hash = hashlib.sha256(b"[")
 
-    def add(self, record: bytes) -> ChunkSpan | None:
+    def add(self, record: bytes) -> Chunk | None:
         """Add one canonical record; returns the chunk it closed, if adding it closed one."""
         closed = self._close() if self._must_flush_before(len(record)) else None
-        self._hash.update(b"," + record if self._count else record)
-        self._array_size += len(record) + (1 if self._count else 0)
-        self._count += 1
-        self._records_seen += 1
-        self._bytes_seen += len(record) + 1
+        self._array_size += len(record) + (1 if self._lines else 0)
+        self._lines.append(record)
         return closed
 
-    def finish(self) -> ChunkSpan | None:
+    def finish(self) -> Chunk | None:
         """Close the last chunk, if it holds any record."""
-        return self._close() if self._count else None
+        return self._close() if self._lines else None
 
     def _must_flush_before(self, size: int) -> bool:
-        if self._count == 0:
+        if not self._lines:
             return False
-        if self._count >= self._limits.records:
+        if len(self._lines) >= self._limits.records:
             return True
         return self._array_size + 1 + size > self._limits.bytes
 
-    def _close(self) -> ChunkSpan:
-        self._hash.update(b"]")
+    def _close(self) -> Chunk:
+        lines = b"\n".join(self._lines) + b"\n"
+        digest = hashlib.sha256(b"[")
+        digest.update(b",".join(self._lines))
+        digest.update(b"]")
         span = ChunkSpan(
             number=self._number,
-            record_offset=self._start_record,
-            record_count=self._count,
-            byte_start=self._start_byte,
-            byte_end=self._bytes_seen,
-            checksum=self._hash.hexdigest(),
+            record_offset=self._records_seen,
+            record_count=len(self._lines),
+            byte_start=self._bytes_seen,
+            byte_end=self._bytes_seen + len(lines),
+            checksum=digest.hexdigest(),
         )
         self._number += 1
-        self._start_record = self._records_seen
-        self._start_byte = self._bytes_seen
-        self._count = 0
+        self._records_seen += len(self._lines)
+        self._bytes_seen += len(lines)
+        self._lines = []
         self._array_size = 2
-        self._hash = hashlib.sha256(b"[")
-        return span
+        return Chunk(span, lines)

@@ -13,9 +13,11 @@ def canonical(record: dict) -> bytes:
 
 def plan(records: list[dict], limits: ChunkLimits) -> list[ChunkSpan]:
     planner = ChunkPlanner(limits)
-    spans = [s for r in records if (s := planner.add(canonical(r)))]
+    chunks = [c for r in records if (c := planner.add(canonical(r)))]
     last = planner.finish()
-    return spans + ([last] if last else [])
+    chunks += [last] if last else []
+    assert b"".join(c.lines for c in chunks) == staged(records)  # chunks tile the staged file
+    return [c.span for c in chunks]
 
 
 def staged(records: list[dict]) -> bytes:
