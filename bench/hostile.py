@@ -42,8 +42,12 @@ def main() -> None:
     print(f"{'file':<34}{'seconds':>8}{'peak MB':>9}  outcome")
     worst_time = worst_memory = 0.0
     for name in sorted(n for n, e in expected.items() if e["outcome"] != "ignored"):
-        result = subprocess.run([sys.executable, "-c", PROBE, str(CORPUS / "files" / name)],
-                                capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE, str(CORPUS / "files" / name)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             print(f"{name:<34}  died: {result.returncode} {result.stderr[-200:]}")
             continue

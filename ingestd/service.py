@@ -233,6 +233,7 @@ class InboxService:
                 self._ingest(claim)
             finally:
                 self._permits.release()
+                self.events.put(None)  # wake the scout: a worker is free for the next file
 
     def _ingest(self, claim: Claim) -> None:
         runtime = self.runtime

@@ -1,0 +1,231 @@
+"""The benchmark: every figure beside what people would otherwise use, measured in one run.
+
+    python -m bench.run [--json-mb 50] [--large-mb 100] [--rows 200000] [--small-files 2000]
+                        [--repeat 3] [--workdir /tmp/ingestd-bench]
+
+Use --large-mb 1024 for the 1 GB runs. Prints a table of figures and ratios and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import excel
+from bench.data import write_json_sized
+from bench.stack import Stack, cpu_seconds, machine, median, proc_status
+
+IJSON_FLOOR = """
+import resource, sys, time, ijson
+start = time.perf_counter()
+with open(sys.argv[1], "rb") as f:
+    count = sum(1 for _ in ijson.items(f, "item", use_float=True))
+print(count, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+NAIVE = """
+import base64, hashlib, json, resource, sys, time, httpx, orjson
+start = time.perf_counter()
+with open(sys.argv[1]) as f:
+    records = json.load(f)
+ingestion = hashlib.sha256(sys.argv[1].encode() + str(start).encode()).hexdigest()
+with httpx.Client() as client:
+    for number, offset in enumerate(range(0, len(records), 1000)):
+        chunk = records[offset : offset + 1000]
+        body = json.dumps({"type": "chunk", "ingestion_id": ingestion, "chunk_number": number,
+                           "chunk_id": f"{ingestion}:{number}", "record_offset": offset,
+                           "checksum": hashlib.sha256(orjson.dumps(chunk, option=orjson.OPT_SORT_KEYS)).hexdigest(),
+                           "records": chunk, "is_last": offset + 1000 >= len(records),
+                           "source": {"inbox": "naive", "file_name": "x.json", "file_type": "json"}}).encode()
+        digest = "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+        answer = client.post(sys.argv[2], content=body, headers={"Content-Type": "application/json", "Content-Digest": digest})
+        assert answer.json().get("ack") is True, answer.text
+print(len(records), time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def script(code: str, *args: str) -> tuple[float, float]:
+    """(seconds, peak MB) of a script in a fresh interpreter."""
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+    )
+    _, seconds, peak_kb = result.stdout.split()
+    return float(seconds), int(peak_kb) / 1024
+
+
+def family_peak_mb(pid: int) -> float:
+    """The largest VmHWM among the daemon and its descendants (the parsers' children)."""
+    peaks = [proc_status(pid, "VmHWM") / 1024]
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            with contextlib.suppress(FileNotFoundError, KeyError, ProcessLookupError):
+                peaks.append(family_peak_mb(int(child)))
+    return max(peaks)
+
+
+def json_end_to_end(path: Path, workdir: Path) -> dict[str, float]:
+    with Stack(workdir, chunk_records=1000) as stack:
+        assert stack.receiver is not None and stack.daemon is not None
+        receiver_cpu = cpu_seconds(stack.receiver.pid)
+        dropped = stack.drop(path, "catalog.json")
+        stack.wait_done(1)
+        seconds = stack.last_completion() - dropped - stack.settle
+        return {
+            "seconds": seconds,
+            "daemon_mb": proc_status(stack.daemon.pid, "VmHWM") / 1024,
+            "family_mb": family_peak_mb(stack.daemon.pid),
+            "receiver_share": (cpu_seconds(stack.receiver.pid) - receiver_cpu)
+            / (seconds + stack.settle),
+        }
+
+
+def naive(path: Path, workdir: Path) -> tuple[float, float]:
+    with Stack(workdir, chunk_records=1000) as stack:
+        return script(NAIVE, str(path), f"http://127.0.0.1:{stack.port}/callback")
+
+
+def resume(path: Path, workdir: Path) -> float:
+    """Kill -9 when 90% of the file is acknowledged; seconds from restart to the next chunk."""
+    with Stack(workdir, chunk_records=1000) as stack:
+        stack.drop(path, "large.json")
+        total = None
+        while total is None:
+            begun = stack.events("validated and staged")
+            total = begun[0]["chunks"] if begun else None
+            time.sleep(0.05)
+        stack._wait(lambda: stack.receiver_chunks() >= int(total * 0.9), "90% acknowledged", 3600)
+        stack.kill_daemon()
+        before = stack.receiver_chunks()
+        restarted = time.monotonic()
+        stack.start_daemon()
+        stack._wait(lambda: stack.receiver_chunks() > before, "the next chunk", 600)
+        return time.monotonic() - restarted
+
+
+def small_files(count: int, workdir: Path) -> tuple[float, float]:
+    """(files per second, seconds from a file's last write to its first chunk minus settle)."""
+    scratch = workdir / "small"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with Stack(workdir / "stack", chunk_records=1000) as stack:
+        latency_file = scratch / "latency.json"
+        latency_file.write_bytes(orjson.dumps([{"sku": "L", "n": 1}]))
+        dropped = stack.drop(latency_file, "latency.json")
+        stack.wait_done(1)
+        first_ack = min(_ts(e) for e in stack.events("chunk acknowledged"))
+        latency = first_ack - dropped - stack.settle
+        files = []
+        for n in range(count):
+            path = scratch / f"s{n:05d}.json"
+            path.write_bytes(orjson.dumps([{"sku": f"S{n}-{i}", "i": i} for i in range(10)]))
+            files.append(path)
+        start = time.time()
+        for path in files:
+            stack.drop(path, path.name)
+        stack.wait_done(count + 1, timeout=3600)
+        return count / (stack.last_completion() - start), latency
+
+
+def _ts(event: dict[str, Any]) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--json-mb", type=int, default=50)
+    parser.add_argument("--large-mb", type=int, default=100)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--small-files", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/ingestd-bench"))
+    args = parser.parse_args(argv)
+    work = args.workdir
+    work.mkdir(parents=True, exist_ok=True)
+    data = {mb: work / f"catalog-{mb}mb.json" for mb in (10, args.json_mb, args.large_mb)}
+    for mb, path in data.items():
+        if not path.exists():
+            write_json_sized(path, mb * 1_000_000)
+    main_file = data[args.json_mb]
+    size_mb = main_file.stat().st_size / 1e6
+    with open(main_file, "rb") as lines:
+        records = sum(1 for _ in lines) - 2  # one record per line between "[" and "]"
+
+    runs = [json_end_to_end(main_file, work / "e2e") for _ in range(args.repeat)]
+    e2e = median([r["seconds"] for r in runs])
+    floor = median([script(IJSON_FLOOR, str(main_file))[0] for _ in range(args.repeat)])
+    naive_runs = [naive(main_file, work / "naive") for _ in range(args.repeat)]
+    naive_s, naive_mb = median([r[0] for r in naive_runs]), max(r[1] for r in naive_runs)
+    daemon_mb = max(r["family_mb"] for r in runs)
+    small_mb = json_end_to_end(data[10], work / "mem10")["family_mb"]
+    large_mb = json_end_to_end(data[args.large_mb], work / "memlarge")["family_mb"]
+    resume_s = resume(data[args.large_mb], work / "resume")
+    files_per_s, latency = small_files(args.small_files, work / "small")
+    excel_runs = [excel.end_to_end(excel_file(args.rows, work), work / "excel") for _ in range(1)]
+    openpyxl = excel.baseline(excel.OPENPYXL_LOOP, excel_file(args.rows, work))
+    calamine = excel.baseline(excel.CALAMINE, excel_file(args.rows, work))
+
+    print(f"machine: {machine()}")
+    print(f"JSON: {records} records, {size_mb:.0f} MB; {args.repeat} runs, medians\n")
+    rows = [
+        ("JSON end to end (records/s)", records / e2e, ""),
+        ("JSON end to end (MB/s)", size_mb / e2e, ""),
+        ("  vs ijson streaming-parse floor", floor / e2e, "target >= 0.8x"),
+        ("  vs naive json.load + POST per 1000", naive_s / e2e, "target >= 2x"),
+        ("  peak memory vs naive (MB)", daemon_mb, f"naive {naive_mb:.0f} MB; target <= 1/10"),
+        (
+            "receiver CPU share during e2e",
+            median([r["receiver_share"] for r in runs]),
+            "of one core",
+        ),
+        ("peak memory, 10 MB JSON (MB)", small_mb, ""),
+        (
+            f"peak memory, {args.large_mb} MB JSON (MB)",
+            large_mb,
+            f"{large_mb / small_mb:.2f}x of 10 MB; target <= 1.5x, < 100 MB",
+        ),
+        ("resume at 90%: restart to next chunk (s)", resume_s, "target < 1 s"),
+        (
+            f"many small files ({args.small_files} x 10 records, files/s)",
+            files_per_s,
+            "target >= 100",
+        ),
+        ("latency beyond settle_seconds (ms)", latency * 1000, "target < 300 ms"),
+        (
+            f"Excel end to end ({args.rows} rows, rows/s)",
+            args.rows / excel_runs[0][0],
+            f"peak {excel_runs[0][1]:.0f} MB",
+        ),
+        (
+            "  vs openpyxl read-only loop",
+            openpyxl[0] / excel_runs[0][0] if openpyxl else float("nan"),
+            "target >= 5x",
+        ),
+        (
+            "  vs python-calamine",
+            calamine[0] / excel_runs[0][0] if calamine else float("nan"),
+            f"calamine peak {calamine[1]:.0f} MB" if calamine else "not installed",
+        ),
+    ]
+    for name, value, note in rows:
+        print(f"{name:<52}{value:>12.2f}  {note}")
+
+
+def excel_file(rows: int, work: Path) -> Path:
+    path = work / f"catalog-{rows}.xlsx"
+    if not path.exists():
+        excel.write_xlsx(path, rows)
+    return path
+
+
+if __name__ == "__main__":
+    main()
