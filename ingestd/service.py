@@ -159,7 +159,7 @@ class InboxService:
             next_rescan = now + self.settings.rescan_seconds
         while not self.events.empty():
             self._take(settler, self.events.get_nowait())
-        for name in settler.ready(now):
+        for name in settler.ready(now)[: self.settings.workers]:  # the next to be claimed
             settler.observe(name, spool.look(name), now)
         self._claim_ready(settler, clock.monotonic())
         self.progress.queued = len(settler)
