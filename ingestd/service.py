@@ -220,7 +220,10 @@ class InboxService:
     # -- the workers: one claimed file at a time each ------------------------------------------
 
     def _work(self) -> None:
-        self._stager.prepare()
+        try:
+            self._stager.prepare()
+        except OSError as exc:  # the next file starts one, or fails with the reason
+            self.log.error("cannot start the parser process yet", error=str(exc))
         while True:
             self.progress.idle()
             claim = self._claims.get()
