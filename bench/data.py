@@ -79,8 +79,8 @@ def write_json(path: Path, count: int, seed: int = 1) -> Path:
 
 
 def write_json_sized(path: Path, target_bytes: int, seed: int = 1) -> Path:
-    """A catalog of about `target_bytes` (records average ~700 bytes)."""
-    return write_json(path, max(1, target_bytes // 700), seed)
+    """A catalog of about `target_bytes` (records average about 530 bytes)."""
+    return write_json(path, max(1, target_bytes // 530), seed)
 
 
 def write_xlsx(path: Path, count: int, seed: int = 1, sheet: str = "Products") -> Path:
