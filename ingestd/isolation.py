@@ -28,7 +28,7 @@ from ingestd.readers import Reader
 from ingestd.staging import Staged, stage_file
 
 POLL_SECONDS = 0.5
-_PRELOAD = ["ingestd.staging", "ingestd.readers.json", "ingestd.readers.excel"]
+_PRELOAD = ["ingestd.staging", "ingestd.readers.json", "ingestd.readers.excel", "openpyxl"]
 
 
 class IsolatedStager:

@@ -220,13 +220,13 @@ class InboxService:
     # -- the workers: one claimed file at a time each ------------------------------------------
 
     def _work(self) -> None:
-        try:
-            self._stager.prepare()
-        except OSError as exc:  # the next file starts one, or fails with the reason
-            self.log.error("cannot start the parser process yet", error=str(exc))
         while True:
             self.progress.idle()
-            claim = self._claims.get()
+            try:
+                claim = self._claims.get_nowait()  # a file resumed at start-up needs no parser
+            except queue.Empty:
+                self._prepare_parser()
+                claim = self._claims.get()
             if claim is None or self.runtime.stop.is_set():
                 self.progress.forget_thread()
                 self._stager.close()
@@ -237,6 +237,13 @@ class InboxService:
             finally:
                 self._permits.release()
                 self.events.put(None)  # wake the scout: a worker is free for the next file
+
+    def _prepare_parser(self) -> None:
+        """Start this worker's parser process while there is nothing else to do."""
+        try:
+            self._stager.prepare()
+        except OSError as exc:  # the next file starts one, or fails with the reason
+            self.log.error("cannot start the parser process yet", error=str(exc))
 
     def _ingest(self, claim: Claim) -> None:
         runtime = self.runtime

@@ -14,10 +14,6 @@ import zipfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-import defusedxml
-import openpyxl
-from openpyxl.utils import get_column_letter
-
 from ingestd.errors import Interrupted, InvalidInput
 from ingestd.readers import ReadDetails, Record, SourceStream
 from ingestd.readers.workbook_zip import SAVE_AS_XLSX, open_workbook_zip
@@ -69,6 +65,8 @@ class ExcelReader:
 
 
 def _load(f: IO[bytes]) -> Any:
+    import openpyxl  # here, not at the top: the daemon itself never parses, its children do
+
     try:
         return openpyxl.load_workbook(f, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:
@@ -100,7 +98,7 @@ def _header(row: tuple[Any, ...], number: int, sheet: str) -> list[str]:
     for index, name in enumerate(names):
         if not name:
             continue
-        column = get_column_letter(index + 1)
+        column = _column(index)
         if name in seen:
             raise InvalidInput(
                 f"columns {seen[name]} and {column} of sheet {sheet!r} both have the header "
@@ -124,7 +122,7 @@ def _record(header: list[str], row: tuple[Any, ...], number: int, sheet: str) ->
         if name:
             record[name] = _json_value(value)
         elif not _empty(value):
-            column = get_column_letter(index + 1)
+            column = _column(index)
             raise InvalidInput(
                 f"cell {column}{number} of sheet {sheet!r} holds a value under an empty header "
                 "(a missing header, or a merged header cell): the value would be lost",
@@ -136,6 +134,16 @@ def _record(header: list[str], row: tuple[Any, ...], number: int, sheet: str) ->
         if name:
             record[name] = None
     return record
+
+
+def _column(index: int) -> str:
+    """The column letters Excel shows for a 0-based index (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def _json_value(value: Any) -> Any:
@@ -237,6 +245,8 @@ def _refuse_doctype(*args: object) -> None:
 
 def _unreadable(exc: BaseException, what: str) -> InvalidInput:
     """openpyxl wraps parser errors; look down the chain for an XML attack defusedxml stopped."""
+    import defusedxml
+
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, defusedxml.DefusedXmlException):
