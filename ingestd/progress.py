@@ -24,7 +24,6 @@ BUSY_GRACE_SECONDS = 60.0
 class FileState:
     token: str
     file: str
-    phase: str = "validating"
     ingestion_id: str | None = None
     chunks_acked: int = 0
     chunk_count: int | None = None
@@ -70,7 +69,6 @@ class InboxProgress:
     def begun(self, token: str, begin: Begin, next_chunk: int) -> None:
         self._update(
             token,
-            phase="sending",
             ingestion_id=begin.ingestion_id,
             chunks_acked=next_chunk,
             chunk_count=begin.chunk_count,

@@ -89,7 +89,6 @@ class JournalState:
 
     begin: Begin
     next_chunk: int = 0
-    acked_chunks: int = 0
     last_ack_at: str | None = None
     completed: bool = False
     valid_length: int = 0
@@ -143,7 +142,6 @@ def advance(state: JournalState, entry: Entry, number: int = 0) -> None:
                 journal_line=number,
             )
         state.next_chunk += 1
-        state.acked_chunks += 1
         state.last_ack_at = entry.at
     elif isinstance(entry, Rewind):
         if entry.to_chunk > state.next_chunk:
