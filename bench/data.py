@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from ingestd.readers.excel import column_letter
+
 NAMES = [
     "Stuhl",
     "Tisch",
@@ -136,17 +138,8 @@ def write_sheet(path: Path, header: list[str], rows: Any, sheet: str = "Products
     return path
 
 
-def _column(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
 def _cell(index: int, row: int, value: Any) -> str:
-    ref = f"{_column(index)}{row}"
+    ref = f"{column_letter(index)}{row}"
     if isinstance(value, bool):
         return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
     if isinstance(value, (int, float)):

@@ -1,9 +1,9 @@
 """One claimed file from its claim to done/ or failed/: the only place that decides a file's fate.
 
-Steps, and what recovery does after a crash at each (see docs/recovery.md):
+Steps, and what recovery does after a crash at each (the full table: docs/recovery.md):
   claimed      work/<token>/<name> exists, no journal  -> stage again from the claimed file
   staged       staged file and index fsynced           -> (no journal yet) stage again
-  begun        journal with begin, fsynced              -> send from chunk 0
+  begun        journal with begin; index sealed         -> send from chunk 0
   chunk k sent, not acknowledged                        -> send chunk k again
   chunk k acknowledged and recorded                     -> send chunk k+1
   completion acknowledged and recorded                  -> move to done/

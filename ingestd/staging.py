@@ -7,10 +7,11 @@ is written, and nothing is sent before that, so a malformed file never reaches t
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Self
@@ -37,6 +38,20 @@ class Staged:
     details: ReadDetails
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Records are acyclic, so the cyclic collector can rest while they stream: with millions
+    of short-lived dicts it would otherwise cost a third of the time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+@_gc_paused()
 def stage(
     fd: int,
     reader: Reader,
@@ -45,33 +60,14 @@ def stage(
     index: Path,
     checkpoint: Callable[[], None] | None = None,
 ) -> Staged:
-    """Validate and stage the file open on `fd`; raises InvalidInput saying what and where.
-
-    Records are acyclic, so the cyclic garbage collector is paused meanwhile: with millions of
-    short-lived dicts it would otherwise cost a third of the time."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _stage(fd, reader, limits, staged, index, checkpoint)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _stage(
-    fd: int,
-    reader: Reader,
-    limits: ChunkLimits,
-    staged: Path,
-    index: Path,
-    checkpoint: Callable[[], None] | None,
-) -> Staged:
-    if os.fstat(fd).st_size == 0:
+    """Validate and stage the file open on `fd`; raises InvalidInput saying what and where."""
+    info = os.fstat(fd)
+    if info.st_size == 0:
         raise InvalidInput("the file is empty (0 bytes): an empty export is not an empty catalog")
     stream = SourceStream(fd)
     details = ReadDetails()
     planner = ChunkPlanner(limits)
-    mode = private_mode(os.fstat(fd).st_mode)
+    mode = private_mode(info.st_mode)
     with _create(staged, mode) as out, _IndexWriter(index, mode) as spans:
         total = 0
         for total, record in enumerate(reader.records(stream, details), start=1):

@@ -1,5 +1,6 @@
 """The validation pass: every record checked and staged before anything is sent."""
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -160,3 +161,14 @@ def test_lone_surrogate_escapes_are_refused_and_pairs_kept(tmp_path, content, va
     else:
         with pytest.raises(InvalidInput, match="lone UTF-16 surrogate"):
             run_stage(tmp_path, content)
+
+
+@pytest.mark.parametrize("content", [b'[{"a": 1}]', b"[1]"])
+def test_the_garbage_collector_is_running_again_after_staging(tmp_path, content):
+    """Staging pauses the cyclic collector for speed; success or failure, it comes back."""
+    import gc
+
+    assert gc.isenabled()
+    with contextlib.suppress(InvalidInput):
+        run_stage(tmp_path, content)
+    assert gc.isenabled()

@@ -98,7 +98,7 @@ def _header(row: tuple[Any, ...], number: int, sheet: str) -> list[str]:
     for index, name in enumerate(names):
         if not name:
             continue
-        column = _column(index)
+        column = column_letter(index)
         if name in seen:
             raise InvalidInput(
                 f"columns {seen[name]} and {column} of sheet {sheet!r} both have the header "
@@ -122,7 +122,7 @@ def _record(header: list[str], row: tuple[Any, ...], number: int, sheet: str) ->
         if name:
             record[name] = _json_value(value)
         elif not _empty(value):
-            column = _column(index)
+            column = column_letter(index)
             raise InvalidInput(
                 f"cell {column}{number} of sheet {sheet!r} holds a value under an empty header "
                 "(a missing header, or a merged header cell): the value would be lost",
@@ -136,7 +136,7 @@ def _record(header: list[str], row: tuple[Any, ...], number: int, sheet: str) ->
     return record
 
 
-def _column(index: int) -> str:
+def column_letter(index: int) -> str:
     """The column letters Excel shows for a 0-based index (0 -> A, 26 -> AA)."""
     letters = ""
     index += 1
