@@ -21,7 +21,7 @@ import orjson
 from ingestd import durable
 from ingestd.core.chunking import ChunkLimits, ChunkPlanner, ChunkSpan
 from ingestd.errors import InvalidInput
-from ingestd.readers import ReadDetails, Reader, SourceStream
+from ingestd.readers import Declined, ReadDetails, Reader, SourceStream
 
 _BUFFER = 1 << 20
 _CHECKPOINT_EVERY = 1024
@@ -60,7 +60,27 @@ def stage(
     index: Path,
     checkpoint: Callable[[], None] | None = None,
 ) -> Staged:
-    """Validate and stage the file open on `fd`; raises InvalidInput saying what and where."""
+    """Validate and stage the file open on `fd`; raises InvalidInput saying what and where.
+
+    The reader's fast variant goes first. If it declines, or the file turns out bad, the
+    reference reader runs from the start: only it decides that a file is bad, and how to say so.
+    """
+    if reader.fast is not None:
+        try:
+            return _stage(fd, reader.fast, limits, staged, index, checkpoint)
+        except (Declined, InvalidInput):
+            pass
+    return _stage(fd, reader, limits, staged, index, checkpoint)
+
+
+def _stage(
+    fd: int,
+    reader: Reader,
+    limits: ChunkLimits,
+    staged: Path,
+    index: Path,
+    checkpoint: Callable[[], None] | None,
+) -> Staged:
     info = os.fstat(fd)
     if info.st_size == 0:
         raise InvalidInput("the file is empty (0 bytes): an empty export is not an empty catalog")
@@ -124,13 +144,15 @@ def _create(path: Path, mode: int) -> BinaryIO:
 
 
 def _canonical(record: object, index: int, position: int, details: ReadDetails) -> bytes:
-    where = {"record_index": index, "byte_offset": position if details.sheet is None else None}
-    if not isinstance(record, dict):
-        raise InvalidInput(f"record {index} is {_kind(record)}, not an object", **where)
-    try:
-        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError as exc:
-        raise InvalidInput(f"record {index} cannot be sent as JSON: {exc}", **where) from exc
+    if isinstance(record, dict):
+        try:
+            return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError as exc:
+            problem = f"record {index} cannot be sent as JSON: {exc}"
+    else:
+        problem = f"record {index} is {_kind(record)}, not an object"
+    offset = position if details.sheet is None else None
+    raise InvalidInput(problem, record_index=index, byte_offset=offset)
 
 
 def _kind(value: object) -> str:

@@ -108,8 +108,14 @@ class _PositionalReader(io.RawIOBase):
         return self._position
 
 
+class Declined(Exception):
+    """A fast reader is not sure of the file; its reference reader decides, and explains."""
+
+
 class Reader(Protocol):
     file_type: str
+    fast: Reader | None
+    """A faster reader that yields the same records or raises Declined; None if there is none."""
 
     def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
         """Yield the file's records in order; raise InvalidInput on anything unreadable."""

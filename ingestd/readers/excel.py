@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from ingestd.errors import Interrupted, InvalidInput
-from ingestd.readers import ReadDetails, Record, SourceStream
+from ingestd.readers import ReadDetails, Reader, Record, SourceStream
 from ingestd.readers.workbook_zip import SAVE_AS_XLSX, open_workbook_zip
 
 
 class ExcelReader:
     file_type = "excel"
+    fast: Reader | None = None
 
     def __init__(self, sheet: str | int | None = None, header_row: int = 1) -> None:
         self._sheet = sheet

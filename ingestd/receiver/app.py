@@ -57,8 +57,8 @@ class ReceiverApp:
         records = payload.get("records")
         if not isinstance(number, int) or not isinstance(records, list):
             return _json(400, {"ack": False, "error": "chunk_number or records missing"})
-        canonical = orjson.dumps(records, option=orjson.OPT_SORT_KEYS)
-        if hashlib.sha256(canonical).hexdigest() != payload.get("checksum"):
+        lines = [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records]
+        if _array_checksum(lines) != payload.get("checksum"):
             return _refuse(CHECKSUM_MISMATCH)
         row = self.store.ingestion(ingestion)
         if row.completed:
@@ -70,9 +70,9 @@ class ReceiverApp:
             return _refuse(OUT_OF_ORDER, expected_chunk=row.next_chunk)
         if payload.get("record_offset") != row.records:
             return _refuse(f"record_offset should be {row.records}")
-        lines = b"".join(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n" for r in records)
+        ndjson = b"\n".join(lines) + b"\n" if lines else b""
         self.store.accept_chunk(
-            row, number, payload["checksum"], row.records, lines, len(records), _source(payload)
+            row, number, payload["checksum"], row.records, ndjson, len(records), _source(payload)
         )
         return _ack(ingestion, number)
 
@@ -110,6 +110,15 @@ def _source(payload: dict[str, Any]) -> dict[str, str]:
     if not isinstance(source, dict):
         return {}
     return {k: str(v) for k, v in source.items() if isinstance(k, str)}
+
+
+def _array_checksum(lines: list[bytes]) -> str:
+    """The checksum of the records array, from its records' canonical forms: the array's
+    canonical form is exactly those joined by commas in brackets."""
+    digest = hashlib.sha256(b"[")
+    digest.update(b",".join(lines))
+    digest.update(b"]")
+    return digest.hexdigest()
 
 
 def _digest_matches(headers: Mapping[str, str], body: bytes) -> bool:

@@ -1,0 +1,117 @@
+"""The fast path for a top-level JSON array: record boundaries found in the raw bytes, and many
+records at a time parsed and validated by orjson.
+
+The array's text is cut after a `}` followed by a comma; each piece between cuts is parsed as
+an array of its own. If every piece is a valid, non-empty array, the whole is a valid array of
+their elements in order, because JSON's grammar joins arrays exactly so. A cut that lands inside
+a string or a nested value leaves a piece that does not parse, and an earlier cut is tried.
+
+This reader never reports a bad file itself. Anything it is not sure of raises `Declined`, and
+the reference reader (ijson) runs from the start and says what is wrong and where. Pieces that
+could hold an integer orjson reads differently from ijson (beyond 64 bits orjson turns it into a
+float; yajl refuses it) are declined as well. tests/test_json_batched.py holds the two readers
+equal on a fuzzed corpus, malformed input included.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import orjson
+
+from ingestd.readers import Declined, ReadDetails, Reader, Record, SourceStream
+
+_BLOCK = 1 << 20
+_MAX_PENDING = 64 << 20  # a record larger than this goes to the reference reader
+_ATTEMPTS = 4
+_CANDIDATES = 256
+_WHITESPACE = b" \t\r\n"
+_BOM = b"\xef\xbb\xbf"
+_SPACES = (b" ", b"\t", b"\r", b"\n")
+_LONG_INTEGER = re.compile(rb"[:\[,][ \t\r\n]*-?[0-9]{19}")
+_DIGITS_AS_ZERO = bytes(ord("0") if chr(i).isdigit() and i < 128 else i for i in range(256))
+_NINETEEN_DIGITS = b"0" * 19
+
+
+class BatchedJsonReader:
+    file_type = "json"
+    fast: Reader | None = None
+
+    def __init__(self, block_size: int = _BLOCK) -> None:
+        self._block = block_size
+
+    def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
+        pending = _after_opening_bracket(stream, self._block)
+        cuts = 0
+        while True:
+            block = stream.read(self._block)
+            if not block:
+                break
+            pending += block
+            cut = _cut(pending)
+            if cut is None:
+                if len(pending) > _MAX_PENDING:
+                    raise Declined("no record boundary within the pending bytes")
+                continue
+            records, resume = cut
+            yield from records
+            cuts += 1
+            pending = pending[resume:]
+        last = _parse(b"[" + pending)
+        if not last and not cuts:
+            raise Declined("an empty array")
+        yield from last
+
+
+def _after_opening_bracket(stream: SourceStream, size: int) -> bytes:
+    head = stream.read(size)
+    if head.startswith(_BOM):
+        head = head[len(_BOM) :]
+    body = head.lstrip(_WHITESPACE)
+    if not body.startswith(b"["):
+        raise Declined("not an array at the top level, or too much leading whitespace")
+    return body[1:]
+
+
+def _cut(pending: bytes) -> tuple[list[Record], int] | None:
+    """The records before the latest boundary (`}`, a comma, `{`) whose piece parses, and where
+    the rest starts; None when a few candidates do not (strings full of "},{", objects in
+    lists). The `{` makes sure that no piece after the first is empty."""
+    search_end = len(pending)
+    attempts = 0
+    for _ in range(_CANDIDATES):
+        close = pending.rfind(b"}", 0, search_end)
+        if close < 0 or attempts == _ATTEMPTS:
+            return None
+        search_end = close
+        comma = _skip_spaces(pending, close + 1)
+        opening = _skip_spaces(pending, comma + 1)
+        if pending[comma : comma + 1] != b"," or pending[opening : opening + 1] != b"{":
+            continue
+        attempts += 1
+        try:
+            return _parse(b"[" + pending[: close + 1] + b"]"), comma + 1
+        except Declined:
+            continue
+    return None
+
+
+def _skip_spaces(data: bytes, at: int) -> int:
+    while data[at : at + 1] in _SPACES:
+        at += 1
+    return at
+
+
+def _parse(piece: bytes) -> list[Record]:
+    _check_integers(piece)
+    try:
+        return orjson.loads(piece)  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError as exc:
+        raise Declined(f"orjson: {exc}") from exc
+
+
+def _check_integers(piece: bytes) -> None:
+    """A memchr-speed look for any run of 19 digits first; the exact pattern only if found."""
+    if _NINETEEN_DIGITS in piece.translate(_DIGITS_AS_ZERO) and _LONG_INTEGER.search(piece):
+        raise Declined("an integer of 19 or more digits")
