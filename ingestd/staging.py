@@ -7,11 +7,9 @@ is written, and nothing is sent before that, so a malformed file never reaches t
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Self
@@ -21,6 +19,7 @@ import orjson
 from ingestd import durable
 from ingestd.core.chunking import ChunkLimits, ChunkPlanner, ChunkSpan
 from ingestd.errors import InvalidInput
+from ingestd.gcpause import gc_paused
 from ingestd.readers import Declined, ReadDetails, Reader, SourceStream
 
 _BUFFER = 1 << 20
@@ -38,20 +37,7 @@ class Staged:
     details: ReadDetails
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Records are acyclic, so the cyclic collector can rest while they stream: with millions
-    of short-lived dicts it would otherwise cost a third of the time."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
-@_gc_paused()
+@gc_paused()
 def stage(
     fd: int,
     reader: Reader,

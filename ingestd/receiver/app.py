@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from ingestd.core.protocol import CHECKSUM_MISMATCH, OUT_OF_ORDER
+from ingestd.gcpause import gc_paused
 from ingestd.receiver.store import Store
 
 Response = tuple[int, bytes]
@@ -36,6 +37,7 @@ class ReceiverApp:
             return _json(405, {"ack": False, "error": "Method not allowed"})
         return self._post(headers, body)
 
+    @gc_paused()
     def _post(self, headers: Mapping[str, str], body: bytes) -> Response:
         if not _digest_matches(headers, body):
             return _refuse(CHECKSUM_MISMATCH, detail="Content-Digest does not match the body")
