@@ -88,11 +88,15 @@ def write_json_sized(path: Path, target_bytes: int, seed: int = 1) -> Path:
 def write_xlsx(path: Path, count: int, seed: int = 1, sheet: str = "Products") -> Path:
     rows = (flat(r) for r in products(count, seed))
     first = flat(product(0, random.Random(seed)))
-    return write_sheet(path, list(first), ([r[k] for k in first] for r in rows), sheet)
+    return write_sheet(path, list(first), ([r[k] for k in first] for r in rows), sheet, count)
 
 
-def write_sheet(path: Path, header: list[str], rows: Any, sheet: str = "Products") -> Path:
-    """A one-sheet workbook written straight as XML (inline strings, no styles): seconds, not minutes."""
+def write_sheet(
+    path: Path, header: list[str], rows: Any, sheet: str = "Products", count: int | None = None
+) -> Path:
+    """A one-sheet workbook written straight as XML (inline strings, no styles): seconds, not
+    minutes. Its <dimension> is written as Excel writes it; `count` is the number of data rows,
+    needed when `rows` is an iterator."""
     ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     pkg = "http://schemas.openxmlformats.org/package/2006"
@@ -130,7 +134,8 @@ def write_sheet(path: Path, header: list[str], rows: Any, sheet: str = "Products
             ),
         )
         with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as out:
-            out.write(f'<worksheet xmlns="{ns}"><sheetData>'.encode())
+            last = f"{column_letter(max(len(header), 1) - 1)}{(len(rows) if count is None else count) + 1}"
+            out.write(f'<worksheet xmlns="{ns}"><dimension ref="A1:{last}"/><sheetData>'.encode())
             for number, row in enumerate([header, *rows], start=1):
                 cells = "".join(_cell(c, number, v) for c, v in enumerate(row) if v is not None)
                 out.write(f'<row r="{number}">{cells}</row>'.encode())

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from ingestd.errors import Interrupted, InvalidInput
-from ingestd.readers import ReadDetails, Reader, Record, SourceStream
+from ingestd.readers import Declined, ReadDetails, Reader, Record, SourceStream
+from ingestd.readers.excel_rows import SheetRows
 from ingestd.readers.workbook_zip import SAVE_AS_XLSX, open_workbook_zip
 
 
@@ -23,9 +24,13 @@ class ExcelReader:
     file_type = "excel"
     fast: Reader | None = None
 
-    def __init__(self, sheet: str | int | None = None, header_row: int = 1) -> None:
+    def __init__(
+        self, sheet: str | int | None = None, header_row: int = 1, streaming: bool = False
+    ) -> None:
         self._sheet = sheet
         self._header_row = header_row
+        self._streaming = streaming
+        self.fast: Reader | None = None if streaming else ExcelReader(sheet, header_row, True)
 
     def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
         f = stream.seekable()
@@ -34,21 +39,40 @@ class ExcelReader:
         try:
             sheet = self._pick(workbook)
             details.sheet = sheet.title
-            sheet.reset_dimensions()  # a wrong <dimension> must not cut rows or columns off
-            yield from _rows_to_records(
-                sheet.iter_rows(values_only=True), self._header_row, sheet.title
-            )
             # openpyxl keeps the sheet's archive path private; its API has no public name for it
-            uncached = _formulas_without_cached_value(archive, sheet._worksheet_path)
+            member = sheet._worksheet_path.lstrip("/")
+            yield from _rows_to_records(
+                self._rows(workbook, sheet, archive, member), self._header_row, sheet.title
+            )
+            uncached = _formulas_without_cached_value(archive, member)
             if uncached:
                 details.notes["formulas_without_cached_value"] = uncached
-        except (InvalidInput, Interrupted, GeneratorExit):
+        except (InvalidInput, Interrupted, GeneratorExit, Declined):
             raise
         except Exception as exc:
+            if self._streaming:
+                raise Declined(f"{type(exc).__name__}: {exc}") from exc
             raise _unreadable(exc, "the workbook cannot be read") from exc
         finally:
             workbook.close()
             archive.close()
+
+    def _rows(
+        self, workbook: Any, sheet: Any, archive: zipfile.ZipFile, member: str
+    ) -> Iterator[tuple[Any, ...]]:
+        """openpyxl's rows, or the same rows read by expat (the fast variant)."""
+        if not self._streaming:
+            sheet.reset_dimensions()  # a wrong <dimension> must not cut rows or columns off
+            yield from sheet.iter_rows(values_only=True)
+            return
+        rows = SheetRows(
+            workbook.shared_strings,
+            workbook.epoch,
+            set(workbook._date_formats),
+            set(workbook._timedelta_formats),
+        )
+        with archive.open(member) as source:
+            yield from rows.rows(source)
 
     def _pick(self, workbook: Any) -> Any:
         sheets = workbook.worksheets
@@ -183,9 +207,8 @@ def _empty(value: Any) -> bool:
     return value is None or value == ""
 
 
-def _formulas_without_cached_value(archive: zipfile.ZipFile, path: str) -> int:
+def _formulas_without_cached_value(archive: zipfile.ZipFile, member: str) -> int:
     """Cells with a formula but no cached value: openpyxl reads them as empty, so count them."""
-    member = path.lstrip("/")
     with archive.open(member) as source:
         first = source.read(1 << 20)
         if b"<f" not in first and not _any_formula(source):

@@ -1,0 +1,141 @@
+"""The expat sheet reader against openpyxl's read-only loop, on generated workbooks.
+
+The property, as for JSON: whenever the streaming reader finishes a workbook, openpyxl reads the
+same records from it; anything else must end in Declined. Workbooks are written by openpyxl
+(shared strings, styles, dates, times, durations, errors) and by the inline-string writer, then
+some are edited at the XML level into what other writers produce or what no writer should.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ingestd.errors import InvalidInput
+from ingestd.readers import Declined, ReadDetails, SourceStream
+from ingestd.readers.excel import ExcelReader
+from tests import workbooks
+
+DECLINED = "declined"
+REJECTED = "rejected"
+SHEET = "xl/worksheets/sheet1.xml"
+
+EDITS = {
+    "no cell references": lambda x: re.sub(rb' r="[A-Z]+[0-9]+"', b"", x),
+    "no row numbers": lambda x: re.sub(rb'<row r="[0-9]+"', b"<row", x),
+    "rows out of order": lambda x: x.replace(b'<row r="3"', b'<row r="2"', 1),
+    "a row skipped": lambda x: re.sub(rb'<row r="3"', b'<row r="9"', x, count=1),
+    "cells out of order": lambda x: re.sub(rb'<c r="A([0-9]+)"', rb'<c r="E\1"', x, count=3),
+    "lower-case reference": lambda x: x.replace(b'r="B2"', b'r="b2"', 1),
+    "row zero reference": lambda x: x.replace(b'r="B2"', b'r="B0"', 1),
+    "odd reference": lambda x: x.replace(b'r="B2"', b'r="B2C"', 1),
+    "empty value": lambda x: re.sub(rb"<v>[^<]*</v>", b"<v></v>", x, count=2),
+    "string type": lambda x: x.replace(b'<c r="C2" t="n"', b'<c r="C2" t="str"', 1),
+    "iso date": lambda x: re.sub(
+        rb'<c r="C2"[^>]*><v>[^<]*</v>', b'<c r="C2" t="d"><v>2024-02-29T10:11:12</v>', x
+    ),
+    "bad iso date": lambda x: re.sub(
+        rb'<c r="C2"[^>]*><v>[^<]*</v>', b'<c r="C2" t="d"><v>yesterday</v>', x
+    ),
+    "rich inline": lambda x: x.replace(b"<is><t", b"<is><r><t>x</t></r><t", 1),
+    "two values": lambda x: re.sub(rb"<v>([^<]*)</v>", rb"<v>\1</v><v>7</v>", x, count=1),
+    "bad number": lambda x: re.sub(rb'(<c r="C2"[^>]*>)<v>[^<]*</v>', rb"\1<v>12x</v>", x),
+    "bad shared index": lambda x: re.sub(
+        rb'(t="s"[^>]*>)<v>[^<]*</v>', rb"\1<v>99999</v>", x, count=1
+    ),
+    "bad style": lambda x: x.replace(b'<c r="C2"', b'<c r="C2" s="x"', 1),
+    "formula with cached value": lambda x: re.sub(rb'(<c r="C2"[^>]*>)<v>', rb"\1<f>1+1</f><v>", x),
+    "truncated": lambda x: x[: len(x) // 2],
+    "doctype": lambda x: x.replace(b"<worksheet", b'<!DOCTYPE w [<!ENTITY e "x">]><worksheet', 1),
+    "prefixed rows": lambda x: x.replace(
+        b"<row ", b'<x:row xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" ', 1
+    ).replace(b"</row>", b"</x:row>", 1),
+    "other namespace": lambda x: x.replace(
+        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+    ),
+}
+
+
+def cell(rng: random.Random) -> object:
+    return rng.choice(
+        [
+            None,
+            "",
+            rng.randrange(-(10**12), 10**12),
+            round(rng.uniform(-1e6, 1e6), rng.randrange(6)),
+            rng.choice(["Käse", " padded ", "ß\u2013東京", "#N/A", "1e3", "true"]),
+            rng.random() < 0.5,
+            dt.datetime(2024, 1, 1, 0, 0) + dt.timedelta(seconds=rng.randrange(10**8)),
+            dt.date(1900, 1, 1) + dt.timedelta(days=rng.randrange(60000)),
+            dt.time(rng.randrange(24), rng.randrange(60), rng.randrange(60)),
+            dt.timedelta(hours=rng.randrange(-50, 500), seconds=rng.randrange(3600)),
+            workbooks.ExcelError(rng.choice(["#N/A", "#REF!", "#DIV/0!"])),
+        ]
+    )
+
+
+def workbook(rng: random.Random, path: Path) -> tuple[Path, bool]:
+    """A workbook, and whether it was edited at the XML level."""
+    header = ["sku", "a", "b", "c", "d"][: rng.randrange(2, 6)]
+    rows = [
+        [cell(rng) for _ in range(rng.randrange(len(header) + 1))] for _ in range(rng.randrange(12))
+    ]
+    if rng.random() < 0.3:
+        texts = [[None if v is None else str(v) for v in row] for row in rows]
+        workbooks.write_sheet(path, header, texts, sheet="Products")
+    else:
+        workbooks.write(path, {"Products": [header, *rows]})
+    if rng.random() < 0.5:
+        return path, False
+    change = EDITS[rng.choice(sorted(EDITS))]
+    return workbooks.edit(path, SHEET, change), True
+
+
+def outcome(reader: ExcelReader, path: Path) -> object:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        records = list(reader.records(SourceStream(fd), ReadDetails()))
+        return [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records]
+    except Declined:
+        return DECLINED
+    except InvalidInput:
+        return REJECTED
+    finally:
+        os.close(fd)
+
+
+def test_streaming_rows_never_differ_from_openpyxl(tmp_path):
+    rng = random.Random(6)
+    reference = ExcelReader()
+    fast = reference.fast
+    assert isinstance(fast, ExcelReader)
+    seen = {"agreed": 0, "declined": 0, "edited and agreed": 0}
+    for n in range(300):
+        path, edited = workbook(rng, tmp_path / f"w{n}.xlsx")
+        expected, got = outcome(reference, path), outcome(fast, path)
+        if got == DECLINED:
+            assert edited, f"declined an unedited workbook: {path}"
+            seen["declined"] += 1
+            continue
+        assert got == expected, path
+        seen["agreed"] += 1
+        seen["edited and agreed"] += edited
+    assert seen["agreed"] > 150 and seen["declined"] > 20 and seen["edited and agreed"] > 20, seen
+
+
+@pytest.mark.parametrize(
+    "edit", ["rich inline", "other namespace", "prefixed rows", "odd reference", "doctype"]
+)
+def test_declines_what_it_does_not_read_like_openpyxl(tmp_path, edit):
+    """Never records from these; a refusal by openpyxl's own loading is as good (staging then
+    runs the reference reader, which refuses the file in its own words)."""
+    path = workbooks.write_sheet(tmp_path / "w.xlsx", ["sku", "c"], [["a", "1"], ["b", "2"]])
+    workbooks.edit(path, SHEET, EDITS[edit])
+    assert outcome(ExcelReader().fast, path) in (DECLINED, REJECTED)
