@@ -109,17 +109,28 @@ def resume(path: Path, workdir: Path) -> float:
         return time.monotonic() - restarted
 
 
+LATENCY_SAMPLES = 7
+
+
 def small_files(count: int, workdir: Path) -> tuple[float, float]:
-    """(files per second, seconds from a file's last write to its first chunk minus settle)."""
+    """(files per second, the median over LATENCY_SAMPLES one-record files dropped one at a time
+    of the seconds from a file's last write to its first chunk, minus settle_seconds)."""
     scratch = workdir / "small"
     scratch.mkdir(parents=True, exist_ok=True)
     with Stack(workdir / "stack", chunk_records=1000) as stack:
-        latency_file = scratch / "latency.json"
-        latency_file.write_bytes(orjson.dumps([{"sku": "L", "n": 1}]))
-        dropped = stack.drop(latency_file, "latency.json")
-        stack.wait_done(1)
-        first_ack = min(_ts(e) for e in stack.events("chunk acknowledged"))
-        latency = first_ack - dropped - stack.settle
+        latencies = []
+        for n in range(LATENCY_SAMPLES):
+            latency_file = scratch / f"latency{n}.json"
+            latency_file.write_bytes(orjson.dumps([{"sku": f"L{n}", "n": 1}]))
+            dropped = stack.drop(latency_file, latency_file.name)
+            stack.wait_done(n + 1)
+            acks = [
+                _ts(e)
+                for e in stack.events("chunk acknowledged")
+                if e.get("file") == latency_file.name
+            ]
+            latencies.append(min(acks) - dropped - stack.settle)
+        latency = median(latencies)
         files = []
         for n in range(count):
             path = scratch / f"s{n:05d}.json"
@@ -128,7 +139,7 @@ def small_files(count: int, workdir: Path) -> tuple[float, float]:
         start = time.time()
         for path in files:
             stack.drop(path, path.name)
-        stack.wait_done(count + 1, timeout=3600)
+        stack.wait_done(count + LATENCY_SAMPLES, timeout=3600)
         return count / (stack.last_completion() - start), latency
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import queue
 from pathlib import Path
@@ -28,10 +30,30 @@ class _Enqueue(FileSystemEventHandler):
                 self._events.put((kind, os.path.basename(path)))
 
 
+_MOVE_PAIRING_SECONDS = 0.02
+_MOVE_GROUPERS = (
+    ("watchdog.observers.inotify_move_event_grouper", "InotifyMoveEventGrouper"),  # watchdog 5+
+    ("watchdog.observers.inotify_buffer", "InotifyBuffer"),  # watchdog 4
+)
+
+
+def _pair_moves_quickly() -> None:
+    """watchdog holds every IN_MOVED_FROM for half a second to pair it with its IN_MOVED_TO, and
+    its reader sleeps out that half second even when the pair came in the same read. A rename
+    inside the inbox (an SFTP client's "x.filepart" becoming "x", rsync's temporary names) would
+    wait that long. ingestd never needs the pairs, since it looks at both names afresh, so the
+    wait is cut to what pairing events of one read needs."""
+    for module, name in _MOVE_GROUPERS:
+        with contextlib.suppress(ImportError, AttributeError):
+            grouper = getattr(importlib.import_module(module), name)
+            grouper.delay = _MOVE_PAIRING_SECONDS
+
+
 class Watcher:
     """One inotify observer for every inbox folder (creates, writes, closes and moves alike)."""
 
     def __init__(self) -> None:
+        _pair_moves_quickly()
         self._observer = Observer()
 
     def watch(self, folder: Path, events: queue.SimpleQueue[Event | None]) -> ObservedWatch:

@@ -19,9 +19,8 @@ from typing import IO, Any
 from ingestd.readers import Declined
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_WORKSHEET, _ROW, _CELL, _VALUE = "worksheet", "row", "c", "v"
-_INLINE, _TEXT, _RUN, _PHONETIC = "is", "t", "r", "rPh"
-_OURS = frozenset({"sheetData", _ROW, _CELL, _VALUE, _INLINE, _TEXT, _RUN, _PHONETIC})
+_WORKSHEET, _ROW, _INLINE, _RUN, _PHONETIC = "worksheet", "row", "is", "r", "rPh"
+_OURS = frozenset({"sheetData", "row", "c", "v", "is", "t", "r", "rPh"})
 _BLOCK = 1 << 16
 Row = tuple[Any, ...]
 
@@ -76,16 +75,19 @@ class SheetRows:
         return ready
 
     def _start(self, name: str, attributes: dict[str, str]) -> None:
-        if name == _CELL:
-            self._start_cell(attributes)
-        elif name == _VALUE:
+        if name == "c":  # the hot path: one call per cell, so kept inline
+            reference = attributes.get("r")
+            self._column = _column(reference) if reference else self._column + 1
+            self._type = attributes.get("t", "n")
+            style = attributes.get("s")
+            self._style = int(style) if style else 0
+            self._value = self._inline = None
+        elif name == "v" or (name == "t" and self._in_inline):
             self._text = []
         elif name == _ROW:
             self._start_row(attributes)
         elif name == _INLINE:
             self._in_inline = True
-        elif name == _TEXT and self._in_inline:
-            self._text = []
         elif name in (_RUN, _PHONETIC) and self._in_inline:
             raise Declined("rich text in an inline string")
         elif not self._root_seen:
@@ -108,33 +110,25 @@ class SheetRows:
         self._column = 0
         self._cells = []
 
-    def _start_cell(self, attributes: dict[str, str]) -> None:
-        reference = attributes.get("r")
-        self._column = _column(reference) if reference else self._column + 1
-        self._type = attributes.get("t", "n")
-        style = attributes.get("s")
-        self._style = int(style) if style else 0
-        self._value = None
-        self._inline = None
-
     def _characters(self, data: str) -> None:
         if self._text is not None:
             self._text.append(data)
 
     def _end(self, name: str) -> None:
-        if name == _CELL:
+        if name == "c":
             self._cells.append((self._column, self._cell_value()))
-        elif name == _VALUE and self._text is not None:
-            if self._value is None:  # openpyxl reads the first <v>
-                self._value = "".join(self._text)
+        elif self._text is not None and (name == "v" or name == "t"):
+            text = "".join(self._text)
             self._text = None
+            if name == "v":
+                if self._value is None:  # openpyxl reads the first <v>
+                    self._value = text
+            elif self._inline is None:
+                self._inline = text
+            else:
+                raise Declined("an inline string of several texts")
         elif name == _ROW:
             self._end_row()
-        elif name == _TEXT and self._in_inline and self._text is not None:
-            if self._inline is not None:
-                raise Declined("an inline string of several texts")
-            self._inline = "".join(self._text)
-            self._text = None
         elif name == _INLINE:
             self._in_inline = False
             if self._inline is None:
