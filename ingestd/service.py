@@ -35,6 +35,11 @@ TICK_SECONDS = 0.05
 HTTP_GRACE_SECONDS = 30.0
 
 
+CLAIM_AHEAD = 1
+"""Files claimed beyond what the workers hold: a worker that finishes one file finds the next
+already claimed, rather than waiting for the scout's rename and fsyncs."""
+
+
 class InboxService:
     """Everything one inbox runs: claims in name order, at most `workers` files at a time."""
 
@@ -85,7 +90,7 @@ class InboxService:
         )
         self._retiring = threading.Event()
         self._claims: queue.SimpleQueue[Claim | None] = queue.SimpleQueue()
-        self._permits = threading.Semaphore(settings.workers)
+        self._permits = threading.Semaphore(settings.workers + CLAIM_AHEAD)
         self._threads = [threading.Thread(target=self._scout, name=f"scout-{settings.name}")] + [
             threading.Thread(target=self._work, name=f"worker-{settings.name}-{n}")
             for n in range(settings.workers)
@@ -159,7 +164,7 @@ class InboxService:
             next_rescan = now + self.settings.rescan_seconds
         while not self.events.empty():
             self._take(settler, self.events.get_nowait())
-        for name in settler.ready(now)[: self.settings.workers]:  # the next to be claimed
+        for name in settler.ready(now, self.settings.workers):  # the next to be claimed
             settler.observe(name, spool.look(name), now)
         self._claim_ready(settler, clock.monotonic())
         self.progress.queued = len(settler)
@@ -179,7 +184,7 @@ class InboxService:
 
     def _claim_ready(self, settler: Settler, now: float) -> None:
         spool = self.runtime.spool
-        for name in settler.ready(now):
+        for name in settler.ready(now, self.settings.workers + CLAIM_AHEAD):
             if not self._permits.acquire(blocking=False):
                 return
             settler.forget(name)

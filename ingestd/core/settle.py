@@ -8,7 +8,9 @@ so a lost event can delay a file but never strand it.
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,12 +33,18 @@ class Observation:
 
 
 class Settler:
-    """Tracks candidates and tells which have been still long enough to claim."""
+    """Tracks candidates and tells which have been still long enough to claim.
+
+    Thousands of files can wait at once, and the scout asks after every event, so the names are
+    kept sorted and the earliest change in a heap: asking for the next few costs little more
+    than finding them, not a sort of everything waiting."""
 
     def __init__(self, settle_seconds: float) -> None:
         self._settle = settle_seconds
         self._seen: dict[str, tuple[Observation, float]] = {}
         self._open: dict[str, int] = {}
+        self._names: list[str] = []
+        self._changes: list[tuple[float, str]] = []  # (since, name); stale entries skipped
 
     def opened(self, name: str) -> None:
         self._open[name] = self._open.get(name, 0) + 1
@@ -54,16 +62,29 @@ class Settler:
             self.forget(name)
             return
         previous = self._seen.get(name)
+        if previous is None:
+            bisect.insort(self._names, name)
         if previous is None or previous[0] != observation:
             self._seen[name] = (observation, now)
+            heapq.heappush(self._changes, (now, name))
+            if len(self._changes) > 2 * len(self._seen) + 64:  # a file written to for long
+                self._changes = [(since, n) for n, (_, since) in self._seen.items()]
+                heapq.heapify(self._changes)
 
     def forget(self, name: str) -> None:
-        self._seen.pop(name, None)
+        if self._seen.pop(name, None) is not None:
+            del self._names[bisect.bisect_left(self._names, name)]
         self._open.pop(name, None)
 
-    def ready(self, now: float) -> list[str]:
-        """Names closed and unchanged for settle_seconds, in name order."""
-        return sorted(n for n, (_, since) in self._seen.items() if self._settled(n, now - since))
+    def ready(self, now: float, limit: int | None = None) -> list[str]:
+        """Names closed and unchanged for settle_seconds, in name order; the first `limit`."""
+        found: list[str] = []
+        for name in self._names:
+            if limit is not None and len(found) >= limit:
+                break
+            if self._settled(name, now - self._seen[name][1]):
+                found.append(name)
+        return found
 
     def _settled(self, name: str, still_for: float) -> bool:
         if still_for < self._settle:
@@ -72,9 +93,14 @@ class Settler:
 
     def next_deadline(self) -> float | None:
         """When the earliest candidate becomes ready, if any is waiting."""
-        if not self._seen:
-            return None
-        return min(since for _, since in self._seen.values()) + self._settle
+        changes = self._changes
+        while changes:
+            since, name = changes[0]
+            entry = self._seen.get(name)
+            if entry is not None and entry[1] == since:
+                return since + self._settle
+            heapq.heappop(changes)  # forgotten, or changed again since
+        return None
 
     def __len__(self) -> int:
         return len(self._seen)

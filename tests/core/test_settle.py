@@ -88,3 +88,31 @@ def test_forgetting_a_name_forgets_its_opens():
     settler.forget("a.json")
     settler.observe("a.json", Observation(1, 1, 2), now=0.0)
     assert settler.ready(0.0) == ["a.json"]
+
+
+def test_the_next_few_ready_names_come_in_name_order_past_unsettled_ones():
+    """Thousands waiting: the scout asks for the first few, skipping a file still changing."""
+    settler = Settler(1.0)
+    for n in range(3000, 0, -1):
+        settler.observe(f"f{n:05d}.json", Observation(1, 1, n), now=0.0)
+    settler.observe("f00001.json", Observation(2, 2, 1), now=5.0)  # rewritten: not yet still
+    assert settler.ready(5.5, limit=2) == ["f00002.json", "f00003.json"]
+    assert len(settler.ready(5.5)) == 2999
+    settler.forget("f00002.json")
+    assert settler.ready(6.0, limit=2) == ["f00001.json", "f00003.json"]
+
+
+def test_next_deadline_follows_changes_and_forgotten_files():
+    settler = Settler(1.0)
+    settler.observe("a.json", Observation(1, 1, 1), now=0.0)
+    settler.observe("b.json", Observation(1, 1, 2), now=2.0)
+    settler.observe("a.json", Observation(5, 5, 1), now=3.0)  # a changed: b is now earliest
+    assert settler.next_deadline() == pytest.approx(3.0)
+    settler.forget("b.json")
+    assert settler.next_deadline() == pytest.approx(4.0)
+    for step in range(1000):  # written to for a long time: the bookkeeping stays small
+        settler.observe("a.json", Observation(step + 10, step, 1), now=4.0 + step)
+    assert settler.next_deadline() == pytest.approx(1004.0)
+    assert len(settler._changes) < 100
+    settler.forget("a.json")
+    assert settler.next_deadline() is None
