@@ -95,8 +95,8 @@ def write_sheet(
     path: Path, header: list[str], rows: Any, sheet: str = "Products", count: int | None = None
 ) -> Path:
     """A one-sheet workbook written straight as XML (inline strings, no styles): seconds, not
-    minutes. Its <dimension> is written as Excel writes it; `count` is the number of data rows,
-    needed when `rows` is an iterator."""
+    minutes. Its <dimension> is written as Excel writes it when the number of data rows is known
+    (`rows` is a list, or `count` says)."""
     ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     pkg = "http://schemas.openxmlformats.org/package/2006"
@@ -134,8 +134,11 @@ def write_sheet(
             ),
         )
         with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as out:
-            last = f"{column_letter(max(len(header), 1) - 1)}{(len(rows) if count is None else count) + 1}"
-            out.write(f'<worksheet xmlns="{ns}"><dimension ref="A1:{last}"/><sheetData>'.encode())
+            if count is None and isinstance(rows, list):
+                count = len(rows)
+            last = f"{column_letter(max(len(header), 1) - 1)}{(count or 0) + 1}"
+            dimension = "" if count is None else f'<dimension ref="A1:{last}"/>'
+            out.write(f'<worksheet xmlns="{ns}">{dimension}<sheetData>'.encode())
             for number, row in enumerate([header, *rows], start=1):
                 cells = "".join(_cell(c, number, v) for c, v in enumerate(row) if v is not None)
                 out.write(f'<row r="{number}">{cells}</row>'.encode())

@@ -142,10 +142,14 @@ def _header(row: tuple[Any, ...], number: int, sheet: str) -> list[str]:
 
 def _record(header: list[str], row: tuple[Any, ...], number: int, sheet: str) -> Record:
     record: Record = {}
-    for index, value in enumerate(row):
+    for index, cell in enumerate(row):
         name = header[index] if index < len(header) else ""
+        kind = type(cell)
+        value = cell
+        if kind is not str and kind is not int and kind is not bool and cell is not None:
+            value = _json_value(cell)  # floats (not finite ones), dates, times, durations
         if name:
-            record[name] = _json_value(value)
+            record[name] = value
         elif not _empty(value):
             column = column_letter(index)
             raise InvalidInput(

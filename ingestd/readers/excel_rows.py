@@ -17,11 +17,14 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from ingestd.readers import Declined
+from ingestd.readers import excel_rows_grammar as grammar
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _WORKSHEET, _ROW, _INLINE, _RUN, _PHONETIC = "worksheet", "row", "is", "r", "rPh"
 _OURS = frozenset({"sheetData", "row", "c", "v", "is", "t", "r", "rPh"})
 _BLOCK = 1 << 16
+_MAX_ROW_BYTES = 16 << 20
+_HEAD, _ROWS, _EXPAT = range(3)
 Row = tuple[Any, ...]
 
 
@@ -51,9 +54,11 @@ class SheetRows:
         self._inline: str | None = None
         self._in_inline = False
         self._root_seen = False
+        self._sheet_data_at = -1
+        self._row_end_at = -1
 
     def rows(self, source: IO[bytes]) -> Iterator[Row]:
-        parser = xml.parsers.expat.ParserCreate()  # names as written: see _start
+        parser = self._parser = xml.parsers.expat.ParserCreate()  # names as written: see _start
         parser.buffer_text = True
         parser.buffer_size = _BLOCK
         parser.StartDoctypeDeclHandler = _refuse
@@ -61,14 +66,110 @@ class SheetRows:
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
         parser.CharacterDataHandler = self._characters
+        pending, offset, mode = b"", 0, _HEAD
         try:
             while block := source.read(_BLOCK):
-                parser.Parse(block, False)
+                pending, offset, mode = self._advance(pending + block, offset, mode)
                 yield from self._drain()
-            parser.Parse(b"", True)
+            parser.Parse(pending, True)
         except xml.parsers.expat.ExpatError as exc:
             raise Declined(f"expat: {exc}") from exc
         yield from self._drain()
+
+    def _advance(self, pending: bytes, offset: int, mode: int) -> tuple[bytes, int, int]:
+        """Feed what can be fed; returns the bytes kept back, their offset, and the mode.
+
+        Up to `<sheetData>` everything goes to expat. Rows that match the strict grammar of
+        excel_rows_grammar are then read by regular expressions, expat never seeing them; a row
+        that does not match is fed to expat alone, which must end it where the text says. After
+        `</sheetData>`, or once anything is not as expected, expat reads the rest."""
+        parse = self._parser.Parse
+        if mode == _HEAD:
+            at = pending.find(b"<sheetData>")
+            if at < 0:
+                cut = max(0, len(pending) - len(b"<sheetData>"))
+                parse(pending[:cut], False)
+                return pending[cut:], offset + cut, _HEAD
+            start = at + len(b"<sheetData>")
+            parse(pending[:start], False)
+            if self._sheet_data_at != offset + at:  # the text was in a comment, say
+                parse(pending[start:], False)
+                return b"", offset + len(pending), _EXPAT
+            pending, offset, mode = pending[start:], offset + start, _ROWS
+        if mode == _ROWS:
+            return self._advance_rows(pending, offset)
+        parse(pending, False)
+        return b"", offset + len(pending), mode
+
+    def _advance_rows(self, pending: bytes, offset: int) -> tuple[bytes, int, int]:
+        parse = self._parser.Parse
+        position = 0
+        while True:
+            position = self._matching_rows(pending, position)
+            if pending.startswith(b"</sheetData>", position):
+                parse(pending[position:], False)
+                return b"", offset + len(pending), _EXPAT
+            end = pending.find(b"</row>", position)
+            if end < 0:
+                rest = pending[position : position + 4]
+                if len(pending) - position > _MAX_ROW_BYTES or not b"<row".startswith(rest[:4]):
+                    parse(pending[position:], False)
+                    return b"", offset + len(pending), _EXPAT
+                return pending[position:], offset + position, _ROWS  # wait for the row's end
+            parse(pending[position : end + len(b"</row>")], False)
+            if self._row_end_at != offset + end:  # "</row>" was not where a row ended
+                parse(pending[end + len(b"</row>") :], False)
+                return b"", offset + len(pending), _EXPAT
+            position = end + len(b"</row>")
+
+    def _matching_rows(self, data: bytes, position: int) -> int:
+        """Read the rows matching the grammar from `position` on; returns where they end."""
+        match = grammar.ROW_START.match
+        while (row := match(data, position)) is not None:
+            number, attributes, empty = row.groups()
+            if empty:
+                body, end = b"", row.end()
+            else:
+                close = data.find(b"</row>", row.end())
+                if close < 0:
+                    break  # the rest of the row is still to come
+                body, end = data[row.end() : close], close + len(b"</row>")
+            if not self._fast_row(number, attributes, body):
+                break
+            position = end
+        return position
+
+    def _fast_row(self, number: bytes, attributes: bytes, body: bytes) -> bool:
+        """One row's cells, or False (nothing changed) to hand the row to expat."""
+        if attributes and not grammar.distinct_attributes(attributes):
+            return False
+        if not grammar.plain_text(body):
+            return False
+        found = grammar.cells(body) if body else []
+        if found is None:
+            return False
+        cells: list[tuple[int, Any]] = []
+        append, convert, text = cells.append, self._convert, grammar.text
+        plain_numbers = 0 not in self._dates
+        for _, letters, s1, kind, s2, value, inline in found:
+            if s1 and s2:
+                return False  # s="..." twice: not XML
+            column = _LETTER_COLUMNS.get(letters) or _letters_column(letters)
+            if kind == b"inlineStr":
+                append((column, text(inline[1:]) if inline else None))
+            elif not value:
+                append((column, None))
+            elif not kind and not s1 and not s2 and plain_numbers:  # a number, most cells
+                digits = value.decode()
+                float_like = b"." in value or b"E" in value or b"e" in value
+                append((column, float(digits) if float_like else int(digits)))
+            else:
+                style = int(s1 or s2) if s1 or s2 else 0
+                append((column, convert(kind.decode() if kind else "n", style, text(value), None)))
+        self._row_number = int(number)
+        self._cells = cells
+        self._end_row()
+        return True
 
     def _drain(self) -> list[Row]:
         ready, self._ready = self._ready, []
@@ -86,6 +187,8 @@ class SheetRows:
             self._text = []
         elif name == _ROW:
             self._start_row(attributes)
+        elif name == "sheetData":
+            self._sheet_data_at = self._parser.CurrentByteIndex
         elif name == _INLINE:
             self._in_inline = True
         elif name in (_RUN, _PHONETIC) and self._in_inline:
@@ -128,6 +231,7 @@ class SheetRows:
             else:
                 raise Declined("an inline string of several texts")
         elif name == _ROW:
+            self._row_end_at = self._parser.CurrentByteIndex
             self._end_row()
         elif name == _INLINE:
             self._in_inline = False
@@ -135,16 +239,18 @@ class SheetRows:
                 raise Declined("an inline string without text")
 
     def _cell_value(self) -> Any:
-        kind = self._type
+        return self._convert(self._type, self._style, self._value, self._inline)
+
+    def _convert(self, kind: str, style: int, value: str | None, inline: str | None) -> Any:
+        """A cell's value by openpyxl's rules (worksheet/_reader.py, parse_cell)."""
         if kind == "inlineStr":
-            return self._inline
-        value = self._value or None
-        if value is None:
+            return inline
+        if not value:
             return None
         if kind == "n":
             number = float(value) if "." in value or "E" in value or "e" in value else int(value)
-            if self._style in self._dates:
-                return self._date(number)
+            if style in self._dates:
+                return self._date(number, style)
             return number
         if kind == "s":
             return self._strings[int(value)]
@@ -154,11 +260,11 @@ class SheetRows:
             return _from_iso8601(value)
         return value
 
-    def _date(self, serial: float) -> Any:
+    def _date(self, serial: float, style: int) -> Any:
         from openpyxl.utils.datetime import from_excel
 
         try:
-            return from_excel(serial, self._epoch, timedelta=self._style in self._durations)
+            return from_excel(serial, self._epoch, timedelta=style in self._durations)
         except (OverflowError, ValueError):
             return "#VALUE!"
 
@@ -183,6 +289,12 @@ class SheetRows:
 
 
 _COLUMNS: dict[str, int] = {}
+_LETTER_COLUMNS: dict[bytes, int] = {}
+
+
+def _letters_column(letters: bytes) -> int:
+    column = _LETTER_COLUMNS[letters] = _column(letters.decode() + "1")
+    return column
 
 
 def _column(reference: str) -> int:
