@@ -102,19 +102,33 @@ def _rows_to_records(
     rows: Iterator[tuple[Any, ...]], header_row: int, sheet: str
 ) -> Iterator[Record]:
     header: list[str] | None = None
+    named = False
     for number, row in enumerate(rows, start=1):
         if number < header_row:
             continue
         if header is None:
             header = _header(row, number, sheet)
+            named = all(header)
             continue
-        if all(_empty(v) for v in row):
+        if _BLANK.issuperset(row):
             continue
-        yield _record(header, row, number, sheet)
+        if named and len(row) <= len(header) and _PLAIN.issuperset(map(type, row)):
+            # the common row: every column named, every value JSON already; a float that is
+            # not finite is left for orjson, which writes it as null, as _json_value would
+            record = dict(zip(header, row, strict=False))
+            if len(row) < len(header):
+                record.update(dict.fromkeys(header[len(row) :]))
+            yield record
+        else:
+            yield _record(header, row, number, sheet)
     if header is None:
         raise InvalidInput(
             f"sheet {sheet!r} has no header row {header_row}: it is empty", sheet=sheet
         )
+
+
+_BLANK = frozenset({None, ""})
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _header(row: tuple[Any, ...], number: int, sheet: str) -> list[str]:

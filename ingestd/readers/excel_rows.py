@@ -148,27 +148,31 @@ class SheetRows:
         found = grammar.cells(body) if body else []
         if found is None:
             return False
-        cells: list[tuple[int, Any]] = []
-        append, convert, text = cells.append, self._convert, grammar.text
+        columns: list[int] = []
+        values: list[Any] = []
+        add_column, add, convert, text = columns.append, values.append, self._convert, grammar.text
         plain_numbers = 0 not in self._dates
         for _, letters, s1, kind, s2, value, inline in found:
             if s1 and s2:
                 return False  # s="..." twice: not XML
-            column = _LETTER_COLUMNS.get(letters) or _letters_column(letters)
+            add_column(_LETTER_COLUMNS.get(letters) or _letters_column(letters))
             if kind == b"inlineStr":
-                append((column, text(inline[1:]) if inline else None))
+                add(text(inline[1:]) if inline else None)
             elif not value:
-                append((column, None))
+                add(None)
             elif not kind and not s1 and not s2 and plain_numbers:  # a number, most cells
                 digits = value.decode()
                 float_like = b"." in value or b"E" in value or b"e" in value
-                append((column, float(digits) if float_like else int(digits)))
+                add(float(digits) if float_like else int(digits))
             else:
                 style = int(s1 or s2) if s1 or s2 else 0
-                append((column, convert(kind.decode() if kind else "n", style, text(value), None)))
+                add(convert(kind.decode() if kind else "n", style, text(value), None))
         self._row_number = int(number)
-        self._cells = cells
-        self._end_row()
+        if columns and columns[-1] == len(columns) and columns == list(range(1, len(columns) + 1)):
+            self._end_row(tuple(values))  # cells A, B, C... in order: the row as it stands
+        else:
+            self._cells = list(zip(columns, values, strict=True))
+            self._end_row()
         return True
 
     def _drain(self) -> list[Row]:
@@ -268,7 +272,8 @@ class SheetRows:
         except (OverflowError, ValueError):
             return "#VALUE!"
 
-    def _end_row(self) -> None:
+    def _end_row(self, whole: Row | None = None) -> None:
+        """The row just read, padded as openpyxl pads it; `whole` when it needs no padding."""
         number = self._row_number
         while self._next_row < number:
             self._next_row += 1
@@ -276,6 +281,9 @@ class SheetRows:
         if self._next_row > number:
             return  # openpyxl skips a row numbered at or below one already given
         self._next_row += 1
+        if whole is not None:
+            self._ready.append(whole)
+            return
         cells = self._cells
         if not cells:
             self._ready.append(())
