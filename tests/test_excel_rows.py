@@ -9,21 +9,16 @@ some are edited at the XML level into what other writers produce or what no writ
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 import re
 from pathlib import Path
 
-import orjson
 import pytest
 
-from ingestd.errors import InvalidInput
-from ingestd.readers import Declined, ReadDetails, SourceStream
 from ingestd.readers.excel import ExcelReader
 from tests import workbooks
+from tests.differential import DECLINED, REJECTED, outcome
 
-DECLINED = "declined"
-REJECTED = "rejected"
 SHEET = "xl/worksheets/sheet1.xml"
 
 GHOST = b'<row r="99"><c r="A99" t="inlineStr"><is><t>ghost</t></is></c></row>'
@@ -119,19 +114,6 @@ def workbook(rng: random.Random, path: Path) -> tuple[Path, bool]:
         return path, False
     change = EDITS[rng.choice(sorted(EDITS))]
     return workbooks.edit(path, SHEET, change), True
-
-
-def outcome(reader: ExcelReader, path: Path) -> object:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        records = list(reader.records(SourceStream(fd), ReadDetails()))
-        return [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records]
-    except Declined:
-        return DECLINED
-    except InvalidInput:
-        return REJECTED
-    finally:
-        os.close(fd)
 
 
 def test_streaming_rows_never_differ_from_openpyxl(tmp_path):

@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import os
 import random
-from pathlib import Path
 
 import orjson
 import pytest
 
 from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
-from ingestd.readers import Declined, ReadDetails, SourceStream
 from ingestd.readers.json import JsonReader
 from ingestd.readers.json_batched import BatchedJsonReader
 from ingestd.staging import stage
-
-DECLINED = "declined"
-REJECTED = "rejected"
+from tests.differential import DECLINED, REJECTED, outcome
 
 STRINGS = [
     "",
@@ -141,19 +137,6 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
             return data.replace(b"[{", b"[1,{", 1)
         case _:
             return data.replace(b"{", b'{"d":' + b"[" * 300 + b"]" * 300 + b",", 1)
-
-
-def outcome(reader, path: Path) -> object:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        records = list(reader.records(SourceStream(fd), ReadDetails()))
-        return [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records]
-    except Declined:
-        return DECLINED
-    except (InvalidInput, orjson.JSONEncodeError):
-        return REJECTED
-    finally:
-        os.close(fd)
 
 
 @pytest.mark.parametrize("block", [5, 64, 4096])

@@ -1,0 +1,28 @@
+"""What a reader makes of a file, in a form two readers can be compared by: the records in
+canonical form (so that -0.0 and 0 stay apart), or that it declined, or that it refused."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+
+from ingestd.errors import InvalidInput
+from ingestd.readers import Declined, ReadDetails, Reader, SourceStream
+
+DECLINED = "declined"
+REJECTED = "rejected"
+
+
+def outcome(reader: Reader, path: Path) -> object:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        records = list(reader.records(SourceStream(fd), ReadDetails()))
+        return [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records]
+    except Declined:
+        return DECLINED
+    except (InvalidInput, orjson.JSONEncodeError):
+        return REJECTED
+    finally:
+        os.close(fd)
