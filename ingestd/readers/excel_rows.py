@@ -20,8 +20,9 @@ from ingestd.readers import Declined
 from ingestd.readers import excel_rows_grammar as grammar
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_WORKSHEET, _ROW, _INLINE, _RUN, _PHONETIC = "worksheet", "row", "is", "r", "rPh"
-_OURS = frozenset({"sheetData", "row", "c", "v", "is", "t", "r", "rPh"})
+_WORKSHEET, _SHEET_DATA, _ROW, _CELL, _VALUE, _INLINE, _TEXT, _RUN, _PHONETIC = (
+    f"{_MAIN} {tag}" for tag in ("worksheet", "sheetData", "row", "c", "v", "is", "t", "r", "rPh")
+)
 _BLOCK = 1 << 16
 _MAX_ROW_BYTES = 16 << 20
 _HEAD, _ROWS, _EXPAT = range(3)
@@ -56,9 +57,10 @@ class SheetRows:
         self._root_seen = False
         self._sheet_data_at = -1
         self._row_end_at = -1
+        self._prefixes: set[bytes] = set()
 
     def rows(self, source: IO[bytes]) -> Iterator[Row]:
-        parser = self._parser = xml.parsers.expat.ParserCreate()  # names as written: see _start
+        parser = self._parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
         parser.buffer_text = True
         parser.buffer_size = _BLOCK
         parser.StartDoctypeDeclHandler = _refuse
@@ -66,6 +68,7 @@ class SheetRows:
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
         parser.CharacterDataHandler = self._characters
+        parser.StartNamespaceDeclHandler = self._namespace
         pending, offset, mode = b"", 0, _HEAD
         try:
             while block := source.read(_BLOCK):
@@ -141,7 +144,7 @@ class SheetRows:
 
     def _fast_row(self, number: bytes, attributes: bytes, body: bytes) -> bool:
         """One row's cells, or False (nothing changed) to hand the row to expat."""
-        if attributes and not grammar.distinct_attributes(attributes):
+        if attributes and not grammar.plain_attributes(attributes, self._prefixes):
             return False
         if not grammar.plain_text(body):
             return False
@@ -179,32 +182,32 @@ class SheetRows:
         ready, self._ready = self._ready, []
         return ready
 
+    def _namespace(self, prefix: str | None, uri: str) -> None:
+        if not self._root_seen and prefix:  # declared on the root: in scope for every row
+            self._prefixes.add(prefix.encode())
+
     def _start(self, name: str, attributes: dict[str, str]) -> None:
-        if name == "c":  # the hot path: one call per cell, so kept inline
+        if name == _CELL:  # the hot path of rows that expat reads: kept inline
             reference = attributes.get("r")
             self._column = _column(reference) if reference else self._column + 1
             self._type = attributes.get("t", "n")
             style = attributes.get("s")
             self._style = int(style) if style else 0
             self._value = self._inline = None
-        elif name == "v" or (name == "t" and self._in_inline):
+        elif name == _VALUE or (name == _TEXT and self._in_inline):
             self._text = []
         elif name == _ROW:
             self._start_row(attributes)
-        elif name == "sheetData":
+        elif name == _SHEET_DATA:
             self._sheet_data_at = self._parser.CurrentByteIndex
         elif name == _INLINE:
             self._in_inline = True
         elif name in (_RUN, _PHONETIC) and self._in_inline:
             raise Declined("rich text in an inline string")
         elif not self._root_seen:
-            # without namespace processing (a third of expat's time), tag names are compared as
-            # written; that holds only if the main namespace is the default one, unprefixed
-            if name != _WORKSHEET or attributes.get("xmlns") != _MAIN:
-                raise Declined(f"the sheet's root element is {name!r} in another namespace")
+            if name != _WORKSHEET:
+                raise Declined(f"the sheet's root element is {name!r}")
             self._root_seen = True
-        elif ":" in name and name.rpartition(":")[2] in _OURS:
-            raise Declined(f"a prefixed element {name!r}")
 
     def _start_row(self, attributes: dict[str, str]) -> None:
         number = attributes.get("r")
@@ -222,12 +225,12 @@ class SheetRows:
             self._text.append(data)
 
     def _end(self, name: str) -> None:
-        if name == "c":
+        if name == _CELL:
             self._cells.append((self._column, self._cell_value()))
-        elif self._text is not None and (name == "v" or name == "t"):
+        elif self._text is not None and name in (_VALUE, _TEXT):
             text = "".join(self._text)
             self._text = None
-            if name == "v":
+            if name == _VALUE:
                 if self._value is None:  # openpyxl reads the first <v>
                     self._value = text
             elif self._inline is None:

@@ -33,7 +33,9 @@ def _cell(group: bytes) -> bytes:
 
 
 CELL = re.compile(b"(" + _cell(b"(") + b")")
-ROW_START = re.compile(rb'<row r="([1-9][0-9]{0,8})"((?: [A-Za-z_][\w.:-]*="[^"<&]*")*)(/?)>')
+ROW_START = re.compile(
+    rb'<row r="([1-9][0-9]{0,8})"((?: [A-Za-z_][\w.:-]*="[^"<&\x00-\x08\x0b\x0c\x0e-\x1f]*")*)(/?)>'
+)
 _ATTRIBUTE_NAME = re.compile(rb' ([^=]+)="')
 _ENTITIES = ((b"&lt;", b"<"), (b"&gt;", b">"), (b"&quot;", b'"'), (b"&apos;", b"'"))
 
@@ -45,15 +47,29 @@ def cells(body: bytes) -> list[tuple[bytes, ...]] | None:
     return found if b"".join(cell[0] for cell in found) == body else None
 
 
-def distinct_attributes(attributes: bytes) -> bool:
-    """A row's attributes after r="...": each named once, and none named r again."""
+def plain_attributes(attributes: bytes, prefixes: set[bytes]) -> bool:
+    """A row's attributes after r="...": each named once, none named r again, none declaring a
+    namespace, every prefix declared on the root, and their text plain."""
     names = _ATTRIBUTE_NAME.findall(attributes)
-    return b"r" not in names and len(set(names)) == len(names)
+    if b"r" in names or len(set(names)) != len(names) or not plain_text(attributes):
+        return False
+    for name in names:
+        prefix, colon, _ = name.partition(b":")
+        if name.startswith(b"xmlns") or (colon and prefix not in prefixes):
+            return False
+    return True
 
 
 def plain_text(row: bytes) -> bool:
-    """No "]]>" (not allowed in XML text) and no U+FFFE or U+FFFF (not XML characters)."""
-    return b"]]>" not in row and b"\xef\xbf\xbe" not in row and b"\xef\xbf\xbf" not in row
+    """Valid UTF-8, no "]]>" (not allowed in XML text) and no U+FFFE or U+FFFF (not XML
+    characters): what the grammar's character classes cannot say."""
+    if b"]]>" in row or b"\xef\xbf\xbe" in row or b"\xef\xbf\xbf" in row:
+        return False
+    try:
+        row.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def text(raw: bytes) -> str:

@@ -112,6 +112,7 @@ def _parse(piece: bytes) -> list[Record]:
 
 
 def _check_integers(piece: bytes) -> None:
-    """A memchr-speed look for any run of 19 digits first; the exact pattern only if found."""
+    """One translate and one substring search look for any run of 19 digits; the exact pattern
+    runs only if they find one (a GTIN-like string, say)."""
     if _NINETEEN_DIGITS in piece.translate(_DIGITS_AS_ZERO) and _LONG_INTEGER.search(piece):
         raise Declined("an integer of 19 or more digits")
