@@ -65,12 +65,15 @@ class BatchedJsonReader:
 
 
 def _after_opening_bracket(stream: SourceStream, size: int) -> bytes:
-    head = stream.read(size)
-    if head.startswith(_BOM):
-        head = head[len(_BOM) :]
-    body = head.lstrip(_WHITESPACE)
+    head = b""
+    while len(head) < len(_BOM) + 1 or not head.removeprefix(_BOM).lstrip(_WHITESPACE):
+        block = stream.read(size)
+        if not block or len(head) > _MAX_PENDING:
+            break
+        head += block
+    body = head.removeprefix(_BOM).lstrip(_WHITESPACE)
     if not body.startswith(b"["):
-        raise Declined("not an array at the top level, or too much leading whitespace")
+        raise Declined("not an array at the top level")
     return body[1:]
 
 
