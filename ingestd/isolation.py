@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
+import os
 import resource
 import signal
 import threading
@@ -28,6 +29,7 @@ from ingestd.readers import Reader
 from ingestd.staging import Staged, stage_file
 
 POLL_SECONDS = 0.5
+Request = tuple[Path, Reader, ChunkLimits, Path, Path]
 _PRELOAD = ["ingestd.staging", "ingestd.readers.json", "ingestd.readers.excel", "openpyxl"]
 
 
@@ -51,9 +53,30 @@ class IsolatedStager:
     ) -> Staged:
         request = (path, reader, limits, staged, index)
         try:
-            return self._run(request, checkpoint)
+            staged_file = self._run(request, checkpoint)
         except _ChildDied:
-            return self._run(request, checkpoint, last_try=True)
+            staged_file = self._run(request, checkpoint, last_try=True)
+        upcoming: Callable[[], Request | None] | None = getattr(self._local, "upcoming", None)
+        if upcoming is not None:
+            self._prefetch(upcoming())
+        return staged_file
+
+    def stage_ahead(self, upcoming: Callable[[], Request | None]) -> None:
+        """After each file it stages, the calling thread's child starts on the request that
+        `upcoming` returns (the file this thread will ask for next), so that it is staged while
+        this thread sends the one before. A request asked for later is answered from it."""
+        self._local.upcoming = upcoming
+
+    def _prefetch(self, request: Request | None) -> None:
+        if request is None:
+            return
+        child = self._child()
+        try:
+            child.conn.send(request)
+        except OSError:
+            self._drop_child()
+            return
+        self._local.pending = request
 
     def warm_up(self) -> None:
         """Start the forkserver (an interpreter with the parsers loaded) before any file."""
@@ -68,22 +91,17 @@ class IsolatedStager:
         self._drop_child()
 
     def _run(
-        self, request: tuple[Any, ...], checkpoint: Callable[[], None], last_try: bool = False
+        self, request: Request, checkpoint: Callable[[], None], last_try: bool = False
     ) -> Staged:
         child = self._child()
+        pending, self._local.pending = getattr(self._local, "pending", None), None
         deadline = time.monotonic() + self._time_limit
         try:
-            child.conn.send(request)
-            while not child.conn.poll(POLL_SECONDS):
-                checkpoint()
-                if not child.process.is_alive():
-                    raise EOFError
-                if time.monotonic() > deadline:
-                    raise InvalidInput(
-                        f"validating the file took longer than {self._time_limit:.0f} s "
-                        "(parse_time_limit_seconds)"
-                    )
-            kind, *payload = child.conn.recv()
+            if pending is not None and pending != request:
+                self._answer(child, checkpoint, deadline)  # staged ahead for nothing: dropped
+            if pending != request:
+                child.conn.send(request)
+            kind, *payload = self._answer(child, checkpoint, deadline)
         except (EOFError, OSError):
             code = self._drop_child()
             if not last_try:
@@ -101,6 +119,21 @@ class IsolatedStager:
             raise SpoolIOError(f"validation could not write to work/: {payload[1]}")
         raise InvalidInput(payload[0], **payload[1])
 
+    def _answer(
+        self, child: _Child, checkpoint: Callable[[], None], deadline: float
+    ) -> tuple[Any, ...]:
+        while not child.conn.poll(POLL_SECONDS):
+            checkpoint()
+            if not child.process.is_alive():
+                raise EOFError
+            if time.monotonic() > deadline:
+                raise InvalidInput(
+                    f"validating the file took longer than {self._time_limit:.0f} s "
+                    "(parse_time_limit_seconds)"
+                )
+        answer: tuple[Any, ...] = child.conn.recv()
+        return answer
+
     def pids(self) -> set[int]:
         """The children staging now or waiting for a file."""
         return set(self._pids)
@@ -110,6 +143,7 @@ class IsolatedStager:
         if child is None or not child.process.is_alive():
             if child is not None:
                 self._pids.discard(child.process.pid)
+            self._local.pending = None  # a new child has not been asked anything
             child = self._local.child = _Child(self._context, self._memory_mb)
             self._pids.add(child.process.pid)
         return child
@@ -117,6 +151,7 @@ class IsolatedStager:
     def _drop_child(self) -> int | None:
         child: _Child | None = getattr(self._local, "child", None)
         self._local.child = None
+        self._local.pending = None
         if child is None:
             return None
         self._pids.discard(child.process.pid)
@@ -152,6 +187,7 @@ def _describe(code: int | None) -> str:
 
 def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
     """The child: stage one file per request until the parent goes away."""
+    parent = multiprocessing.parent_process()  # the daemon (not the forkserver)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     limit = memory_mb * 1024 * 1024
@@ -161,18 +197,34 @@ def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
             path, reader, limits, staged, index = conn.recv()
         except (EOFError, OSError):
             return
-        result = _stage_one(path, reader, limits, staged, index, memory_mb)
+        _exit_if_orphaned(parent)
+        result = _stage_one(
+            path, reader, limits, staged, index, memory_mb, lambda: _exit_if_orphaned(parent)
+        )
         try:
             conn.send(result)
         except OSError:  # the daemon is gone (stopped or killed): nobody waits for this file
             return
 
 
+def _exit_if_orphaned(parent: multiprocessing.process.BaseProcess | None) -> None:
+    """A child still staging after the daemon was killed could write a claim's staged file
+    while the restarted daemon stages it again: it stops at the next checkpoint instead."""
+    if parent is not None and not parent.is_alive():
+        os._exit(0)
+
+
 def _stage_one(
-    path: Path, reader: Reader, limits: ChunkLimits, staged: Path, index: Path, memory_mb: int
+    path: Path,
+    reader: Reader,
+    limits: ChunkLimits,
+    staged: Path,
+    index: Path,
+    memory_mb: int,
+    checkpoint: Callable[[], None],
 ) -> tuple[Any, ...]:
     try:
-        return ("ok", stage_file(path, reader, limits, staged, index))
+        return ("ok", stage_file(path, reader, limits, staged, index, checkpoint))
     except InvalidInput as exc:
         return ("invalid", exc.message, exc.where)
     except MemoryError:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import random
 import threading
@@ -17,7 +18,7 @@ from ingestd.core.retry import backoff_delay
 from ingestd.core.settle import Settler
 from ingestd.errors import Interrupted, Transient
 from ingestd.ingest import Ingestion
-from ingestd.isolation import IsolatedStager
+from ingestd.isolation import IsolatedStager, Request
 from ingestd.metrics import Metrics
 from ingestd.progress import InboxProgress
 from ingestd.readers import chooser
@@ -225,10 +226,12 @@ class InboxService:
     # -- the workers: one claimed file at a time each ------------------------------------------
 
     def _work(self) -> None:
+        held: list[Claim] = []  # the next file, taken early to be staged while this one is sent
+        self._stager.stage_ahead(lambda: self._stage_ahead(held))
         while True:
             self.progress.idle()
             try:
-                claim = self._claims.get_nowait()  # a file resumed at start-up needs no parser
+                claim = held.pop() if held else self._claims.get_nowait()
             except queue.Empty:
                 self._prepare_parser()
                 claim = self._claims.get()
@@ -242,6 +245,32 @@ class InboxService:
             finally:
                 self._permits.release()
                 self.events.put(None)  # wake the scout: a worker is free for the next file
+
+    def _stage_ahead(self, held: list[Claim]) -> Request | None:
+        """Called by the stager when this worker's file is staged: the next claimed file, if
+        one waits, is taken now and its staging request returned. Its claim is made durable
+        first, as it would be before its own staging."""
+        if held or self._stopping():
+            return None
+        try:
+            claim = self._claims.get_nowait()
+        except queue.Empty:
+            return None
+        if claim is None:
+            self._claims.put(None)  # a wake-up for the loop, not a file
+            return None
+        try:
+            if not claim.synced:
+                self.runtime.spool.sync_claim(claim)
+                claim = dataclasses.replace(claim, synced=True)
+            held.append(claim)
+            if claim.journal.exists() or claim.report.exists():
+                return None  # resumed, or failed already: nothing to stage
+        except OSError:
+            held.append(claim)
+            return None
+        reader = self.runtime.reader_for(claim.name)
+        return (claim.data, reader, self.runtime.limits, claim.staged, claim.index)
 
     def _prepare_parser(self) -> None:
         """Start this worker's parser process while there is nothing else to do."""
