@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from bench.data import write_xlsx
-from bench.stack import Stack, machine, median, proc_status
+from bench.stack import Stack, family_peak_mb, machine, median
 
 OPENPYXL_LOOP = """
 import resource, sys, time, openpyxl
@@ -44,12 +44,13 @@ def baseline(script: str, path: Path) -> tuple[float, float] | None:
 
 
 def end_to_end(path: Path, workdir: Path) -> tuple[float, float]:
-    """(seconds from drop to acknowledged completion minus settle time, daemon VmHWM MB)."""
+    """(seconds from drop to acknowledged completion minus settle time, the largest VmHWM MB
+    of the daemon and its parser child, which reads the workbook)."""
     with Stack(workdir, chunk_records=1000) as stack:
         dropped = stack.drop(path, "catalog.xlsx")
         stack.wait_done(1)
         assert stack.daemon is not None
-        peak = proc_status(stack.daemon.pid, "VmHWM") / 1024
+        peak = family_peak_mb(stack.daemon.pid)
         return stack.last_completion() - dropped - stack.settle, peak
 
 

@@ -3,6 +3,7 @@ from /proc: wall time from drop to completion, peak memory (VmHWM) and CPU secon
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -30,6 +31,16 @@ def proc_status(pid: int, key: str) -> int:
         if line.startswith(key + ":"):
             return int(line.split()[1])
     raise KeyError(key)
+
+
+def family_peak_mb(pid: int) -> float:
+    """The largest VmHWM among the daemon and its descendants (the parsers' children)."""
+    peaks = [proc_status(pid, "VmHWM") / 1024]
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            with contextlib.suppress(FileNotFoundError, KeyError, ProcessLookupError):
+                peaks.append(family_peak_mb(int(child)))
+    return max(peaks)
 
 
 def cpu_seconds(pid: int) -> float:

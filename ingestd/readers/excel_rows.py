@@ -163,7 +163,7 @@ class SheetRows:
                 add(text(inline[1:]) if inline else None)
             elif not value:
                 add(None)
-            elif not kind and not s1 and not s2 and plain_numbers:  # a number, most cells
+            elif (not kind or kind == b"n") and not s1 and not s2 and plain_numbers:  # a number
                 digits = value.decode()
                 float_like = b"." in value or b"E" in value or b"e" in value
                 add(float(digits) if float_like else int(digits))
