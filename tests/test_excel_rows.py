@@ -122,6 +122,8 @@ def workbook(rng: random.Random, path: Path) -> tuple[Path, bool]:
         workbooks.write_sheet(path, header, texts, sheet="Products")
     else:
         workbooks.write(path, {"Products": [header, *rows]})
+    if rng.random() < 0.4:
+        workbooks.with_shared_strings(path)  # as Excel stores text
     if rng.random() < 0.5:
         return path, False
     change = EDITS[rng.choice(sorted(EDITS))]
@@ -184,3 +186,14 @@ def test_rows_that_are_not_xml_are_not_read(tmp_path, edit):
     workbooks.edit(path, SHEET, EDITS[edit])
     assert outcome(ExcelReader(), path) == REJECTED
     assert outcome(ExcelReader().fast, path) in (DECLINED, REJECTED)
+
+
+def test_shared_strings_are_read_like_openpyxl_reads_them(tmp_path):
+    """Excel keeps text in xl/sharedStrings.xml; the generated corpus does too, in part."""
+    rows = [["sku", "name"], ["a", "Käse & <Brot>"], ["b", "a\u2013b"], ["c", "Käse & <Brot>"]]
+    path = workbooks.with_shared_strings(workbooks.write(tmp_path / "w.xlsx", {"Products": rows}))
+    with workbooks.zipfile.ZipFile(path) as z:
+        assert b't="s"' in z.read(SHEET)
+    expected = outcome(ExcelReader(), path)
+    assert isinstance(expected, list) and len(expected) == 3
+    assert outcome(ExcelReader().fast, path) == expected

@@ -4,6 +4,7 @@ needs what openpyxl does not write (cached formula values, lying dimensions, bom
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -91,3 +92,40 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 def large(path: Path, header: list[str], rows: Any, sheet: str = "Products") -> Path:
     """A one-sheet workbook written straight as XML: fast enough for 100,000-row tests."""
     return write_sheet(path, header, rows, sheet)
+
+
+_INLINE = re.compile(
+    rb'<c r="([A-Z]+[0-9]+)"( s="[0-9]+")? t="inlineStr"><is><t[^>]*>([^<]*)</t></is></c>'
+)
+_MAIN = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def with_shared_strings(path: Path, member: str = "xl/worksheets/sheet1.xml") -> Path:
+    """Move a sheet's inline strings into xl/sharedStrings.xml, as Excel itself stores text."""
+    with zipfile.ZipFile(path) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    table: dict[bytes, int] = {}
+
+    def shared(cell: re.Match[bytes]) -> bytes:
+        index = table.setdefault(cell.group(3), len(table))
+        return b'<c r="%s"%s t="s"><v>%d</v></c>' % (cell.group(1), cell.group(2) or b"", index)
+
+    parts[member] = _INLINE.sub(shared, parts[member])
+    items = b"".join(b'<si><t xml:space="preserve">%s</t></si>' % text for text in table)
+    parts["xl/sharedStrings.xml"] = b'<sst xmlns="%s" count="%d" uniqueCount="%d">%s</sst>' % (
+        _MAIN,
+        len(table),
+        len(table),
+        items,
+    )
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>",
+        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+    )
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>",
+        b'<Relationship Id="rIdSST" Target="sharedStrings.xml" Type="http://schemas.openxml'
+        b'formats.org/officeDocument/2006/relationships/sharedStrings"/></Relationships>',
+    )
+    return zip_with(path, parts)

@@ -66,7 +66,7 @@ class ExcelReader:
             yield from sheet.iter_rows(values_only=True)
             return
         rows = SheetRows(
-            workbook.shared_strings,
+            sheet._shared_strings,  # the table openpyxl read for this sheet; no public name
             workbook.epoch,
             set(workbook._date_formats),
             set(workbook._timedelta_formats),

@@ -154,7 +154,7 @@ class SheetRows:
         columns: list[int] = []
         values: list[Any] = []
         add_column, add, convert, text = columns.append, values.append, self._convert, grammar.text
-        plain_numbers = 0 not in self._dates
+        plain_numbers, strings = 0 not in self._dates, self._strings
         for _, letters, s1, kind, s2, value, inline in found:
             if s1 and s2:
                 return False  # s="..." twice: not XML
@@ -163,6 +163,8 @@ class SheetRows:
                 add(text(inline[1:]) if inline else None)
             elif not value:
                 add(None)
+            elif kind == b"s":  # Excel's text: an index into the shared strings
+                add(strings[int(value)])
             elif (not kind or kind == b"n") and not s1 and not s2 and plain_numbers:  # a number
                 digits = value.decode()
                 float_like = b"." in value or b"E" in value or b"e" in value
