@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ingestd.readers.excel import ExcelReader
+from ingestd.readers.excel_rows import SheetRows
 from tests import workbooks
 from tests.differential import DECLINED, REJECTED, outcome
 
@@ -197,3 +198,39 @@ def test_shared_strings_are_read_like_openpyxl_reads_them(tmp_path):
     expected = outcome(ExcelReader(), path)
     assert isinstance(expected, list) and len(expected) == 3
     assert outcome(ExcelReader().fast, path) == expected
+
+
+def test_a_sheet_as_excel_writes_it_takes_the_fast_path(tmp_path, monkeypatch):
+    """Excel's own markup: namespace declarations on the root, spans and a prefixed attribute
+    on every row, text in the shared-string table."""
+    rows = [["sku", "price", "day"], ["a", 1.5, dt.date(2024, 2, 29)], ["b", 2, None]]
+    path = workbooks.with_shared_strings(workbooks.write(tmp_path / "w.xlsx", {"Products": rows}))
+    workbooks.edit(
+        path,
+        SHEET,
+        lambda x: x.replace(
+            b"<worksheet ",
+            b'<worksheet xmlns:x14ac="http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac" '
+            b'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+            b'mc:Ignorable="x14ac" ',
+            1,
+        ),
+    )
+    workbooks.edit(
+        path,
+        SHEET,
+        lambda x: re.sub(
+            rb'<row r="([0-9]+)"', rb'<row r="\1" spans="1:3" x14ac:dyDescent="0.25"', x
+        ),
+    )
+    expected = outcome(ExcelReader(), path)
+    assert isinstance(expected, list) and len(expected) == 2
+    read_by_grammar = []
+    fast_row = SheetRows._fast_row
+    monkeypatch.setattr(
+        SheetRows,
+        "_fast_row",
+        lambda self, *row: read_by_grammar.append(fast_row(self, *row)) or read_by_grammar[-1],
+    )
+    assert outcome(ExcelReader().fast, path) == expected
+    assert read_by_grammar == [True, True, True]
