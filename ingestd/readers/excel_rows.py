@@ -1,12 +1,14 @@
-"""A sheet's rows straight from its XML on the C expat parser, as openpyxl's read-only
-`iter_rows(values_only=True)` would give them, several times faster.
+"""A sheet's rows straight from its XML, as openpyxl's read-only `iter_rows(values_only=True)`
+would give them, several times faster.
 
 openpyxl still opens the workbook (sheet list, shared strings, date styles, epoch); only the
 per-cell work is done here, by openpyxl's rules: the same number casting, the same date
-conversion functions, the same padding of ragged and missing rows. Anything this does not
-handle the same way (rich inline text, a row number that is not an integer, a sheet in another
-namespace) raises Declined, and the reader falls back to openpyxl. tests/test_excel_rows.py holds
-the two equal on generated workbooks.
+conversion functions, the same padding of ragged and missing rows. Rows written the usual way
+are read by the regular expressions of excel_rows_grammar; everything else by the C expat
+parser, which the two hand over to each other row by row. Anything neither handles as openpyxl
+does (rich inline text, a row number that is not an integer, a sheet in another namespace)
+raises Declined, and the reader falls back to openpyxl. tests/test_excel_rows.py holds the two
+equal on generated workbooks.
 """
 
 from __future__ import annotations
