@@ -51,12 +51,15 @@ def stage(
     The reader's fast variant goes first. If it declines, or the file turns out bad, the
     reference reader runs from the start: only it decides that a file is bad, and how to say so.
     """
-    if reader.fast is not None:
-        try:
-            return _stage(fd, reader.fast, limits, staged, index, checkpoint)
-        except (Declined, InvalidInput):
-            pass
-    return _stage(fd, reader, limits, staged, index, checkpoint)
+    if reader.fast is None:
+        return _stage(fd, reader, limits, staged, index, checkpoint)
+    try:
+        return _stage(fd, reader.fast, limits, staged, index, checkpoint)
+    except (Declined, InvalidInput) as declined:
+        reason = declined.message if isinstance(declined, InvalidInput) else str(declined)
+    result = _stage(fd, reader, limits, staged, index, checkpoint)
+    result.details.notes["read_twice"] = reason  # logged and kept in the receipt: why it was slow
+    return result
 
 
 def _stage(

@@ -197,3 +197,15 @@ def test_staging_falls_back_to_the_reference_report(tmp_path):
         os.close(fd)
     assert "malformed JSON" in str(failure.value)
     assert failure.value.where["records_before_error"] == 2
+
+
+def test_a_good_file_the_fast_reader_declined_says_why_it_was_read_twice(tmp_path):
+    (tmp_path / "n.json").write_bytes(b'[{"id": 9223372036854775807}]')
+    fd = os.open(tmp_path / "n.json", os.O_RDONLY)
+    try:
+        staged = stage(fd, JsonReader(), ChunkLimits(10, 1 << 20), tmp_path / "s", tmp_path / "i")
+    finally:
+        os.close(fd)
+    assert staged.total_records == 1
+    assert staged.details.notes == {"read_twice": "an integer of 19 or more digits"}
+    assert (tmp_path / "s").read_bytes() == b'{"id":9223372036854775807}\n'
