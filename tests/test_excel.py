@@ -213,15 +213,7 @@ def test_an_xml_bomb_is_refused(tmp_path):
     path = workbooks.write(tmp_path / "t.xlsx", {"S": [["a"], ["x"]]})
     with workbooks.zipfile.ZipFile(path) as z:
         members = {i.filename: z.read(i) for i in z.infolist()}
-    members["xl/sharedStrings.xml"] = BILLION_LAUGHS
-    members["[Content_Types].xml"] = members["[Content_Types].xml"].replace(
-        b"</Types>",
-        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
-    )
-    members["xl/_rels/workbook.xml.rels"] = members["xl/_rels/workbook.xml.rels"].replace(
-        b"</Relationships>",
-        b'<Relationship Id="rIdSST" Target="sharedStrings.xml" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/></Relationships>',
-    )
+    workbooks.add_shared_strings(members, BILLION_LAUGHS)
     workbooks.zip_with(path, members)
     fails(path, "entities or a DTD")
 

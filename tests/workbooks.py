@@ -112,12 +112,19 @@ def with_shared_strings(path: Path, member: str = "xl/worksheets/sheet1.xml") ->
 
     parts[member] = _INLINE.sub(shared, parts[member])
     items = b"".join(b'<si><t xml:space="preserve">%s</t></si>' % text for text in table)
-    parts["xl/sharedStrings.xml"] = b'<sst xmlns="%s" count="%d" uniqueCount="%d">%s</sst>' % (
+    table_xml = b'<sst xmlns="%s" count="%d" uniqueCount="%d">%s</sst>' % (
         _MAIN,
         len(table),
         len(table),
         items,
     )
+    add_shared_strings(parts, table_xml)
+    return zip_with(path, parts)
+
+
+def add_shared_strings(parts: dict[str, bytes], table: bytes) -> None:
+    """Put `table` into the archive's parts as xl/sharedStrings.xml, registered as Excel does."""
+    parts["xl/sharedStrings.xml"] = table
     parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
         b"</Types>",
         b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
@@ -128,4 +135,3 @@ def with_shared_strings(path: Path, member: str = "xl/worksheets/sheet1.xml") ->
         b'<Relationship Id="rIdSST" Target="sharedStrings.xml" Type="http://schemas.openxml'
         b'formats.org/officeDocument/2006/relationships/sharedStrings"/></Relationships>',
     )
-    return zip_with(path, parts)

@@ -179,17 +179,7 @@ def _with_shared_strings(path: Path, sheets: dict[str, list[list[Any]]], strings
     workbook.save(path)
     with zipfile.ZipFile(path) as z:
         members = {i.filename: z.read(i) for i in z.infolist()}
-    members["xl/sharedStrings.xml"] = strings
-    members["[Content_Types].xml"] = members["[Content_Types].xml"].replace(
-        b"</Types>",
-        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
-    )
-    members["xl/_rels/workbook.xml.rels"] = members["xl/_rels/workbook.xml.rels"].replace(
-        b"</Relationships>",
-        b'<Relationship Id="rIdSST" Target="sharedStrings.xml" Type="http://'
-        b'schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/></Relationships>',
-    )
+    workbooks.add_shared_strings(members, strings)
     return _zip(members)
 
 
