@@ -19,7 +19,7 @@ import orjson
 
 from bench import excel
 from bench.data import write_json_sized
-from bench.stack import Stack, cpu_seconds, family_peak_mb, machine, median, proc_status
+from bench.stack import Stack, cpu_seconds, family_peak_mb, machine, median
 
 IJSON_FLOOR = """
 import resource, sys, time, ijson
@@ -73,7 +73,6 @@ def json_end_to_end(path: Path, workdir: Path) -> dict[str, float]:
             "staging": float(staged["seconds"]),
             "sending": sending,
             "receiver_busy": (cpu_seconds(stack.receiver.pid) - receiver_cpu) / sending,
-            "daemon_mb": proc_status(stack.daemon.pid, "VmHWM") / 1024,
             "family_mb": family_peak_mb(stack.daemon.pid),
             "receiver_share": (cpu_seconds(stack.receiver.pid) - receiver_cpu)
             / (seconds + stack.settle),

@@ -259,16 +259,16 @@ class InboxService:
         if claim is None:
             self._claims.put(None)  # a wake-up for the loop, not a file
             return None
-        try:
-            if not claim.synced:
+        if not claim.synced:
+            try:
                 self.runtime.spool.sync_claim(claim)
-                claim = dataclasses.replace(claim, synced=True)
-            held.append(claim)
-            if claim.journal.exists() or claim.report.exists():
-                return None  # resumed, or failed already: nothing to stage
-        except OSError:
-            held.append(claim)
-            return None
+            except OSError:
+                held.append(claim)  # its own ingestion syncs it again, and reports the failure
+                return None
+            claim = dataclasses.replace(claim, synced=True)
+        held.append(claim)
+        if claim.journal.exists() or claim.report.exists():
+            return None  # resumed, or failed already: nothing to stage
         reader = self.runtime.reader_for(claim.name)
         return (claim.data, reader, self.runtime.limits, claim.staged, claim.index)
 

@@ -14,10 +14,7 @@ import ijson
 
 from ingestd.errors import InvalidInput
 from ingestd.readers import ReadDetails, Reader, Record, SourceStream
-from ingestd.readers.json_batched import BatchedJsonReader
-
-_WHITESPACE = b" \t\r\n"
-_BOM = b"\xef\xbb\xbf"
+from ingestd.readers.json_batched import BOM, WHITESPACE, BatchedJsonReader
 
 
 class JsonReader:
@@ -123,28 +120,28 @@ class _SurrogateGuard:
 
 def _skip_bom(stream: SourceStream) -> None:
     """RFC 8259 lets a parser ignore a UTF-8 byte order mark; Windows tools like to write one."""
-    head = stream.read(len(_BOM))
-    if head != _BOM:
+    head = stream.read(len(BOM))
+    if head != BOM:
         stream.unread(head)
 
 
 def _require_top_level_array(stream: SourceStream) -> None:
     """Peek at the first significant byte, then hand what was read back to the parser."""
     head = b""
-    while not head.lstrip(_WHITESPACE):
+    while not head.lstrip(WHITESPACE):
         block = stream.read(65536)
         if not block:
             break
         head += block
     stream.unread(head)
-    first = head.lstrip(_WHITESPACE)[:1]
+    first = head.lstrip(WHITESPACE)[:1]
     if not head:
         raise InvalidInput("the file is empty (0 bytes): an empty export is not an empty catalog")
     if first != b"[":
         shown = repr(first)[1:] if first else "only whitespace"
         raise InvalidInput(
             f"the top level is not an array: the first significant byte is {shown}",
-            byte_offset=len(head) - len(head.lstrip(_WHITESPACE)),
+            byte_offset=len(head) - len(head.lstrip(WHITESPACE)),
         )
 
 

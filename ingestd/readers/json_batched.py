@@ -26,9 +26,9 @@ _BLOCK = 1 << 20
 _MAX_PENDING = 64 << 20  # a record larger than this goes to the reference reader
 _ATTEMPTS = 4
 _CANDIDATES = 256
-_WHITESPACE = b" \t\r\n"
-_BOM = b"\xef\xbb\xbf"
-_SPACES = (b" ", b"\t", b"\r", b"\n")
+WHITESPACE = b" \t\r\n"  # JSON's four, shared with the reference reader
+BOM = b"\xef\xbb\xbf"
+_SPACES = tuple(bytes([c]) for c in WHITESPACE)  # single bytes: b"" is in every bytes object
 _LONG_INTEGER = re.compile(rb"[:\[,][ \t\r\n]*-?[0-9]{19}")
 _DIGITS_AS_ZERO = bytes(ord("0") if chr(i).isdigit() and i < 128 else i for i in range(256))
 _NINETEEN_DIGITS = b"0" * 19
@@ -66,12 +66,12 @@ class BatchedJsonReader:
 
 def _after_opening_bracket(stream: SourceStream, size: int) -> bytes:
     head = b""
-    while len(head) < len(_BOM) + 1 or not head.removeprefix(_BOM).lstrip(_WHITESPACE):
+    while len(head) < len(BOM) + 1 or not head.removeprefix(BOM).lstrip(WHITESPACE):
         block = stream.read(size)
         if not block or len(head) > _MAX_PENDING:
             break
         head += block
-    body = head.removeprefix(_BOM).lstrip(_WHITESPACE)
+    body = head.removeprefix(BOM).lstrip(WHITESPACE)
     if not body.startswith(b"["):
         raise Declined("not an array at the top level")
     return body[1:]
