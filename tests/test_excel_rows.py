@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ingestd.readers import excel_rows_grammar as grammar
 from ingestd.readers.excel import ExcelReader
 from ingestd.readers.excel_rows import SheetRows
 from tests import workbooks
@@ -102,6 +103,8 @@ def cell(rng: random.Random) -> object:
             rng.randrange(-(10**12), 10**12),
             round(rng.uniform(-1e6, 1e6), rng.randrange(6)),
             rng.choice(["Käse", " padded ", "ß\u2013東京", "#N/A", "1e3", "true"]),
+            rng.choice(['24" & <b>', "back\\slash", "tab\there", "two\nlines", "~", '{"a": 1}']),
+            rng.choice([10**17, -(10**15), 1e20, -0.0, 2.5e-7]),
             rng.random() < 0.5,
             dt.datetime(2024, 1, 1, 0, 0) + dt.timedelta(seconds=rng.randrange(10**8)),
             dt.date(1900, 1, 1) + dt.timedelta(days=rng.randrange(60000)),
@@ -234,3 +237,120 @@ def test_a_sheet_as_excel_writes_it_takes_the_fast_path(tmp_path, monkeypatch):
     )
     assert outcome(ExcelReader().fast, path) == expected
     assert read_by_grammar == [True, True, True]
+
+
+NUMBERS = [b"0", b"-0", b"12", b"-12", b"1.5", b"-0.0", b"1e5", b"1E-5", b"2.5e+10"]
+ODD_NUMBERS = [b"1.", b".5", b"+5", b"1_000", b"0012", b"123456789012345678", b"1e400", b"12x"]
+TEXTS = [
+    b"",
+    b"plain",
+    "Käse ~ {x: 1}, [y]".encode(),
+    b"a &amp; b &lt;c&gt; &quot;q&quot; &amp;lt;",
+]
+TEXTS += [b"&apos;", b"tab\there", b"two\nlines"]
+ODD_TEXTS = [b'say "hi"', b"back\\slash", b"cr\rx", b"a]]>b", b"\xef\xbf\xbe", b"\xff", b"&#49;"]
+STYLES = [b"", b"", b' s="0"', b' s="3"', b' s="03"', b' s="7"']
+
+
+def usually(rng: random.Random, common: list[bytes], odd: list[bytes]) -> bytes:
+    return rng.choice(common if rng.random() < 0.9 else [*odd, b""])
+
+
+def row_cell(rng: random.Random, reference: bytes) -> bytes:
+    style = rng.choice(STYLES)
+    head = b'<c r="' + reference + b'"'
+    number, text = usually(rng, NUMBERS, ODD_NUMBERS), usually(rng, TEXTS, ODD_TEXTS)
+    plain = [
+        head + style + b"><v>" + number + b"</v></c>",
+        head + style + b' t="n"><v>' + number + b"</v></c>",
+        head + style + b' t="inlineStr"><is><t>' + text + b"</t></is></c>",
+        head + b' t="inlineStr"><is><t xml:space="preserve">' + text + b"</t></is></c>",
+        head + style + b' t="b"><v>' + usually(rng, [b"0", b"1"], [b"2"]) + b"</v></c>",
+        head + style + b' t="s"><v>' + usually(rng, [b"0", b"1", b"2"], [b"5"]) + b"</v></c>",
+        head + style + b"/>",
+    ]
+    odd = [
+        head + b' t="n"' + style + b"><v>" + number + b"</v></c>",
+        head + b' t="s"/>',
+        head + b' t="str"><v>' + text + b"</v></c>",
+        head + b' t="e"><v>#N/A</v></c>',
+        head + b"><f>1+1</f><v>2</v></c>",
+    ]
+    return usually(rng, plain, odd)
+
+
+def row_body(rng: random.Random) -> bytes:
+    column, cells = 0, []
+    for _ in range(rng.randrange(1, 8)):
+        step = rng.choice([1, 1, 1, 1, 1, 1, 2, 3, 0, -1])  # now and then a column twice
+        column = max(1, column + step)
+        digits = b"1" if rng.random() < 0.98 else b"2"
+        cells.append(row_cell(rng, _letters(column) + digits))
+    return b"".join(cells)
+
+
+def _letters(column: int) -> bytes:
+    return (_letters((column - 1) // 26) if column > 26 else b"") + bytes([65 + (column - 1) % 26])
+
+
+def per_cell(body: bytes) -> object:
+    """The row as the per-cell reading gives it, or why it did not."""
+    rows = sheet_rows()
+    rows._read_as_json = lambda *args: None  # type: ignore[method-assign]
+    try:
+        if not rows._fast_row(b"1", b"", body, (True, True)):
+            return "handed to expat"
+    except Exception as exc:
+        return type(exc).__name__
+    return repr(rows._drain())
+
+
+def sheet_rows() -> SheetRows:
+    strings = ["zero", "one & <two>", "drei"]
+    return SheetRows(strings, dt.datetime(1899, 12, 30), {3}, set())
+
+
+def test_rows_read_as_json_equal_the_per_cell_reading():
+    """The JSON shortcut (excel_rows_grammar.as_json) on fuzzed rows: wherever it gives a row,
+    the per-cell reading, itself held equal to openpyxl above, gives the same one, to the type
+    (True is not 1, -0.0 is not 0)."""
+    rng = random.Random(11)
+    taken = 0
+    for _ in range(20000):
+        body = row_body(rng)
+        rows = sheet_rows()
+        whole = rows._read_as_json(body, grammar.unusual(body))
+        if whole is None:
+            continue
+        rows._row_number = 1
+        rows._end_row(whole)
+        assert repr(rows._drain()) == per_cell(body), body
+        taken += 1
+    assert 4000 < taken < 16000, taken
+
+
+def test_a_sheet_of_plain_cells_is_read_as_json(tmp_path, monkeypatch):
+    """Inline text, shared strings, numbers, booleans and gaps: every row of the benchmark's
+    kind of sheet takes the JSON shortcut, with and without a shared-string table."""
+    rows = [["sku", "name", "price", "stock", "active", "note"]]
+    for n in range(40):
+        rows.append([f"A-{n}", 'Käse & "Brot"\tneu' if n % 2 else "Ñandú", 1.5 * n, n, n % 3 == 0])
+    inline = workbooks.write_sheet(tmp_path / "inline.xlsx", rows[0], rows[1:])
+    shared = workbooks.with_shared_strings(
+        workbooks.write_sheet(tmp_path / "shared.xlsx", rows[0], rows[1:])
+    )
+    read_as_json: list[bool] = []
+    read = SheetRows._read_as_json
+
+    def counted(self: SheetRows, *args: object) -> object:
+        row = read(self, *args)  # type: ignore[arg-type]
+        read_as_json.append(row is not None)
+        return row
+
+    monkeypatch.setattr(SheetRows, "_read_as_json", counted)
+    for path in (inline, shared):
+        read_as_json.clear()
+        expected = outcome(ExcelReader(), path)
+        assert isinstance(expected, list) and len(expected) == 40
+        assert outcome(ExcelReader().fast, path) == expected
+        assert read_as_json.count(True) == 41 - 20 * (path == inline), read_as_json

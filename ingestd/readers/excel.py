@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from ingestd.errors import Interrupted, InvalidInput
 from ingestd.readers import Declined, ReadDetails, Reader, Record, SourceStream
-from ingestd.readers.excel_rows import SheetRows
+from ingestd.readers.excel_rows import SheetRows, column_letter
 from ingestd.readers.workbook_zip import SAVE_AS_XLSX, open_workbook_zip
 
 
@@ -177,16 +177,6 @@ def _record(header: list[str], row: tuple[Any, ...], number: int, sheet: str) ->
         if name:
             record[name] = None
     return record
-
-
-def column_letter(index: int) -> str:
-    """The column letters Excel shows for a 0-based index (0 -> A, 26 -> AA)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _json_value(value: Any) -> Any:
