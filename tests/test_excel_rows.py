@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ingestd.readers import ReadDetails
 from ingestd.readers import excel_rows_grammar as grammar
 from ingestd.readers.excel import ExcelReader
 from ingestd.readers.excel_rows import SheetRows
@@ -49,6 +50,14 @@ EDITS = {
     ),
     "bad style": lambda x: x.replace(b'<c r="C2"', b'<c r="C2" s="x"', 1),
     "formula with cached value": lambda x: re.sub(rb'(<c r="C2"[^>]*>)<v>', rb"\1<f>1+1</f><v>", x),
+    "formulas without cached value": lambda x: re.sub(
+        rb'(<c r="[BC][2-9]"[^>/]*>)(<v>[^<]*</v>|<is><t[^>]*>[^<]*</t></is>)',
+        rb"\1<f>1+1</f>",
+        x,
+    ),
+    "formula with a blank cached value": lambda x: re.sub(
+        rb'<c r="(B[2-9])"[^>/]*><v>[^<]*</v>', rb'<c r="\1" t="str"><f>1+1</f><v> </v>', x
+    ),
     "comment between cells": lambda x: x.replace(b"</c><c", b"</c><!-- </row> --><c", 2),
     "space between cells": lambda x: x.replace(b"</c><c", b"</c> <c", 2),
     "character reference": lambda x: x.replace(b"<v>", b"<v>&#49;", 1),
@@ -139,18 +148,53 @@ def test_streaming_rows_never_differ_from_openpyxl(tmp_path):
     reference = ExcelReader()
     fast = reference.fast
     assert isinstance(fast, ExcelReader)
-    seen = {"agreed": 0, "declined": 0, "edited and agreed": 0}
+    seen = {"agreed": 0, "declined": 0, "edited and agreed": 0, "formulas": 0}
     for n in range(300):
         path, edited = workbook(rng, tmp_path / f"w{n}.xlsx")
-        expected, got = outcome(reference, path), outcome(fast, path)
+        notes, fast_notes = ReadDetails(), ReadDetails()
+        expected, got = outcome(reference, path, notes), outcome(fast, path, fast_notes)
         if got == DECLINED:
             assert edited, f"declined an unedited workbook: {path}"
             seen["declined"] += 1
             continue
         assert got == expected, path
+        assert fast_notes.notes == notes.notes, path
+        seen["formulas"] += "formulas_without_cached_value" in notes.notes
         seen["agreed"] += 1
         seen["edited and agreed"] += edited
     assert seen["agreed"] > 150 and seen["declined"] > 20 and seen["edited and agreed"] > 20, seen
+    assert seen["formulas"] > 0, seen
+
+
+CACHED_FORMULAS = {
+    "formulas without cached value": 12,
+    "formula with a blank cached value": 6,
+    "formulas with cached values": 0,
+}
+
+
+@pytest.mark.parametrize("read_by", ["grammar", "expat"])
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("edit", sorted(CACHED_FORMULAS))
+def test_formulas_without_cached_value_are_counted_alike(tmp_path, edit, shared, read_by):
+    """The streaming reader counts them as it reads, whichever of its parsers reads the row;
+    openpyxl's reading counts them in a pass of its own. The receipt must say the same."""
+    rows = [["sku", "b", "c"], *[[f"a{n}", n, f"t{n}"] for n in range(6)]]
+    path = workbooks.write_sheet(tmp_path / "w.xlsx", rows[0], rows[1:])
+    if shared:
+        workbooks.with_shared_strings(path)
+    if edit == "formulas with cached values":
+        workbooks.edit(path, SHEET, lambda x: re.sub(rb'(<c r="B[2-9]">)', rb"\1<f>1+1</f>", x))
+    else:
+        workbooks.edit(path, SHEET, EDITS[edit])
+    if read_by == "expat":
+        workbooks.edit(path, SHEET, lambda x: x.replace(b"</c><c", b"</c> <c"))
+    notes, fast_notes = ReadDetails(), ReadDetails()
+    expected = outcome(ExcelReader(), path, notes)
+    assert isinstance(expected, list) and len(expected) == 6
+    assert notes.notes.get("formulas_without_cached_value", 0) == CACHED_FORMULAS[edit]
+    assert outcome(ExcelReader().fast, path, fast_notes) == expected
+    assert fast_notes.notes == notes.notes
 
 
 @pytest.mark.parametrize("edit", ["rich inline", "other namespace", "odd reference", "doctype"])

@@ -11,12 +11,12 @@ import datetime as dt
 import math
 import xml.parsers.expat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import IO, Any
 
 from ingestd.errors import Interrupted, InvalidInput
 from ingestd.readers import Declined, ReadDetails, Reader, Record, SourceStream
-from ingestd.readers.excel_rows import SheetRows, column_letter
+from ingestd.readers.excel_rows import FormulaCounter, SheetRows, column_letter
 from ingestd.readers.workbook_zip import SAVE_AS_XLSX, open_workbook_zip
 
 
@@ -41,10 +41,8 @@ class ExcelReader:
             details.sheet = sheet.title
             # openpyxl keeps the sheet's archive path private; its API has no public name for it
             member = sheet._worksheet_path.lstrip("/")
-            yield from _rows_to_records(
-                self._rows(workbook, sheet, archive, member), self._header_row, sheet.title
-            )
-            uncached = _formulas_without_cached_value(archive, member)
+            read = self._read_streaming if self._streaming else self._read_with_openpyxl
+            uncached = yield from read(workbook, sheet, archive, member)
             if uncached:
                 details.notes["formulas_without_cached_value"] = uncached
         except (InvalidInput, Interrupted, GeneratorExit, Declined):
@@ -57,14 +55,20 @@ class ExcelReader:
             workbook.close()
             archive.close()
 
-    def _rows(
+    def _read_with_openpyxl(
         self, workbook: Any, sheet: Any, archive: zipfile.ZipFile, member: str
-    ) -> Iterator[tuple[Any, ...]]:
-        """openpyxl's rows, or the same rows read by expat (the fast variant)."""
-        if not self._streaming:
-            sheet.reset_dimensions()  # a wrong <dimension> must not cut rows or columns off
-            yield from sheet.iter_rows(values_only=True)
-            return
+    ) -> Generator[Record, None, int]:
+        """The records, then the number of formulas without a cached value."""
+        sheet.reset_dimensions()  # a wrong <dimension> must not cut rows or columns off
+        yield from _rows_to_records(
+            sheet.iter_rows(values_only=True), self._header_row, sheet.title
+        )
+        return _formulas_without_cached_value(archive, member)
+
+    def _read_streaming(
+        self, workbook: Any, sheet: Any, archive: zipfile.ZipFile, member: str
+    ) -> Generator[Record, None, int]:
+        """The same from the sheet's XML, formulas counted on the way (excel_rows)."""
         rows = SheetRows(
             sheet._shared_strings,  # the table openpyxl read for this sheet; no public name
             workbook.epoch,
@@ -72,7 +76,8 @@ class ExcelReader:
             set(workbook._timedelta_formats),
         )
         with archive.open(member) as source:
-            yield from rows.rows(source)
+            yield from _rows_to_records(rows.rows(source), self._header_row, sheet.title)
+        return rows.formulas.missing
 
     def _pick(self, workbook: Any) -> Any:
         sheets = workbook.worksheets
@@ -221,8 +226,15 @@ def _formulas_without_cached_value(archive: zipfile.ZipFile, member: str) -> int
         first = source.read(1 << 20)
         if b"<f" not in first and not _any_formula(source):
             return 0
+    counter = FormulaCounter()
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+    parser.StartDoctypeDeclHandler = _refuse_doctype
+    parser.StartElementHandler = counter.start
+    parser.EndElementHandler = counter.end
+    parser.CharacterDataHandler = counter.text
     with archive.open(member) as source:
-        return _FormulaCounter().count(source)
+        parser.ParseFile(source)
+    return counter.missing
 
 
 def _any_formula(source: IO[bytes]) -> bool:
@@ -232,43 +244,6 @@ def _any_formula(source: IO[bytes]) -> bool:
             return True
         tail = block[-2:]
     return False
-
-
-class _FormulaCounter:
-    def __init__(self) -> None:
-        self.missing = 0
-        self._formula = False
-        self._value = ""
-        self._in_value = False
-
-    def count(self, source: IO[bytes]) -> int:
-        parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
-        parser.StartDoctypeDeclHandler = _refuse_doctype
-        parser.StartElementHandler = self._start
-        parser.EndElementHandler = self._end
-        parser.CharacterDataHandler = self._text
-        parser.ParseFile(source)
-        return self.missing
-
-    def _start(self, name: str, attributes: dict[str, str]) -> None:
-        tag = name.rpartition(" ")[2]
-        if tag == "c":
-            self._formula, self._value = False, ""
-        elif tag == "f":
-            self._formula = True
-        elif tag == "v":
-            self._in_value = True
-
-    def _end(self, name: str) -> None:
-        tag = name.rpartition(" ")[2]
-        if tag == "v":
-            self._in_value = False
-        elif tag == "c" and self._formula and not self._value.strip():
-            self.missing += 1
-
-    def _text(self, data: str) -> None:
-        if self._in_value:
-            self._value += data
 
 
 def _refuse_doctype(*args: object) -> None:
