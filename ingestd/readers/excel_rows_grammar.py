@@ -92,15 +92,17 @@ _JSON_TEXT = _JSON_TEXT_CHAR + rb"*(?:&(?:amp|lt|gt|quot|apos);" + _JSON_TEXT_CH
 _JSON_NUMBER = rb"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,17})?(?:[eE][-+]?[0-9]{1,2})?"
 _STYLE_NUMBER = rb"(?:0|[1-9][0-9]{0,5})"
 _STYLE = re.compile(rb' s="' + _STYLE_NUMBER + rb'"')
-_TO_JSON = (
-    (b'<c r="', b'"'),
-    (b'" t="inlineStr"><is><t xml:space="preserve">', b'":"'),
+_INLINE_TEXT = (b'" t="inlineStr"><is><t xml:space="preserve">', b'":"')
+_INLINE_END = (b"</t></is></c>", b'",')
+_TYPED = (  # before '"><v>', which each of them ends with
     (b'" t="inlineStr"><is><t>', b'":"'),
-    (b"</t></is></c>", b'",'),
     (b'" t="b"><v>1</v></c>', b'":true,'),
     (b'" t="b"><v>0</v></c>', b'":false,'),
     (b'" t="s"><v>', SHARED.encode() + b'":'),
     (b'" t="n"><v>', b'":'),
+)
+_UNTYPED = (
+    (b'<c r="', b'"'),
     (b'"><v>', b'":'),
     (b"</v></c>", b","),
     (b'"/>', b'":null,'),
@@ -167,7 +169,11 @@ def as_json(
     if b' s="' in body:
         body = _STYLE.sub(b"", body)
     body = body.replace(digits + b'"', b'"')
-    for markup, json in _TO_JSON:
+    body = body.replace(*_INLINE_TEXT).replace(*_INLINE_END)  # first: they shrink it most
+    if b' t="' in body:
+        for markup, json in _TYPED:
+            body = body.replace(markup, json)
+    for markup, json in _UNTYPED:
         body = body.replace(markup, json)
     if escapes:
         for escaped, json in _FROM_XML_TEXT:
