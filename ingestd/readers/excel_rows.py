@@ -208,9 +208,9 @@ class SheetRows:
         text, letters = found
         try:
             cells = orjson.loads(text)
-            if len(cells) != body.count(b"<c "):
+            if len(cells) != text.count(b'":'):  # each key ends so; no text holds a quote
                 return None  # a column twice: each of its cells must still be converted
-            if b't="s"' in body and not self._look_up_shared(cells):
+            if grammar.SHARED.encode() in text and not self._look_up_shared(cells):
                 return None
         except (orjson.JSONDecodeError, IndexError):
             return None  # invalid UTF-8, a missing string: the per-cell reading says how

@@ -88,7 +88,7 @@ def text(raw: bytes) -> str:
 # and anything rarer are read per cell instead.
 SHARED = "~"  # marks the key of a shared-string index: "A~": 7
 _JSON_TEXT_CHAR = rb'[^<&"\\\x00-\x08\x0b-\x1f]'  # tab and newline are escaped afterwards
-_JSON_TEXT = _JSON_TEXT_CHAR + rb"*(?:&(?:amp|lt|gt|quot|apos);" + _JSON_TEXT_CHAR + rb"*)*"
+_JSON_TEXT = _JSON_TEXT_CHAR + rb"*+(?:&(?:amp|lt|gt|quot|apos);" + _JSON_TEXT_CHAR + rb"*+)*+"
 _JSON_NUMBER = rb"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,17})?(?:[eE][-+]?[0-9]{1,2})?"
 _STYLE_NUMBER = rb"(?:0|[1-9][0-9]{0,5})"
 _STYLE = re.compile(rb' s="' + _STYLE_NUMBER + rb'"')
