@@ -10,6 +10,8 @@ def printable_name(name: str) -> str:
     """Escape bytes that are not UTF-8 and every control character, so a name stays on one line."""
     raw = os.fsencode(name)
     text = raw.decode("utf-8", errors="backslashreplace")
+    if text.isprintable():  # no character in Unicode's C or Z categories but the space
+        return text
     return "".join(_escape_char(c) for c in text)
 
 

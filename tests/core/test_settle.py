@@ -60,6 +60,18 @@ def test_printable_name_keeps_one_line(name, shown):
     assert printable_name(name) == shown
 
 
+def test_printable_names_are_found_as_the_escaping_finds_them():
+    """The shortcut for names with nothing to escape (str.isprintable) agrees with the rule
+    character by character, over the whole of Unicode but the surrogates."""
+    from ingestd.core.names import _escape_char
+
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        c = chr(code)
+        assert c.isprintable() == (_escape_char(c) == c), hex(code)
+
+
 def test_a_file_held_open_by_a_writer_is_not_ready():
     """A writer that pauses longer than settle_seconds keeps the file until it closes it."""
     settler = Settler(1.0)
