@@ -272,15 +272,28 @@ def test_a_sheet_as_excel_writes_it_takes_the_fast_path(tmp_path, monkeypatch):
     )
     expected = outcome(ExcelReader(), path)
     assert isinstance(expected, list) and len(expected) == 2
-    read_by_grammar = []
-    fast_row = SheetRows._fast_row
-    monkeypatch.setattr(
-        SheetRows,
-        "_fast_row",
-        lambda self, *row: read_by_grammar.append(fast_row(self, *row)) or read_by_grammar[-1],
-    )
+    by_expat, cell_by_cell = watch_paths(monkeypatch)
     assert outcome(ExcelReader().fast, path) == expected
-    assert read_by_grammar == [True, True, True]
+    assert by_expat == [] and len(cell_by_cell) < 3, (by_expat, cell_by_cell)
+
+
+def watch_paths(monkeypatch: pytest.MonkeyPatch) -> tuple[list[object], list[bytes]]:
+    """The rows expat reads, and the row numbers read cell by cell; the rest are read as JSON."""
+    by_expat: list[object] = []
+    cell_by_cell: list[bytes] = []
+    start_row, read_cells = SheetRows._start_row, SheetRows._read_cells
+
+    def expat_row(self: SheetRows, attributes: dict[str, str]) -> None:
+        by_expat.append(attributes.get("r"))
+        start_row(self, attributes)
+
+    def cells(self: SheetRows, number: bytes, body: bytes) -> bool:
+        cell_by_cell.append(number)
+        return read_cells(self, number, body)
+
+    monkeypatch.setattr(SheetRows, "_start_row", expat_row)
+    monkeypatch.setattr(SheetRows, "_read_cells", cells)
+    return by_expat, cell_by_cell
 
 
 NUMBERS = [b"0", b"-0", b"12", b"-12", b"1.5", b"-0.0", b"1e5", b"1E-5", b"2.5e+10"]
@@ -337,45 +350,44 @@ def _letters(column: int) -> bytes:
     return (_letters((column - 1) // 26) if column > 26 else b"") + bytes([65 + (column - 1) % 26])
 
 
-def per_cell(body: bytes) -> object:
-    """The row as the per-cell reading gives it, or why it did not."""
-    rows = sheet_rows()
-    rows._read_as_json = lambda *args: None  # type: ignore[method-assign]
-    try:
-        if not rows._fast_row(b"1", b"", body, (True, True)):
-            return "handed to expat"
-    except Exception as exc:
-        return type(exc).__name__
-    return repr(rows._drain())
-
-
 def sheet_rows() -> SheetRows:
     strings = ["zero", "one & <two>", "drei"]
     return SheetRows(strings, dt.datetime(1899, 12, 30), {3}, set())
 
 
+def read_rows(data: bytes, as_json: bool) -> object:
+    """Where the grammar stopped and the rows it read, or the exception it raised."""
+    rows = sheet_rows()
+    if not as_json:
+        rows._json_row = re.compile(b"(?!)")  # no row qualifies
+    try:
+        position = rows._matching_rows(data, 0, grammar.unusual(data))
+    except Exception as exc:
+        return type(exc).__name__
+    return position, repr(rows._drain())
+
+
 def test_rows_read_as_json_equal_the_per_cell_reading():
-    """The JSON shortcut (excel_rows_grammar.as_json) on fuzzed rows: wherever it gives a row,
-    the per-cell reading, itself held equal to openpyxl above, gives the same one, to the type
-    (True is not 1, -0.0 is not 0)."""
+    """The JSON shortcut (excel_rows_grammar.as_json) on runs of fuzzed rows, numbered with gaps
+    and repeats: the rows read, to the type (True is not 1, -0.0 is not 0), and where reading
+    stopped for expat are those of the per-cell reading, itself held equal to openpyxl above."""
     rng = random.Random(11)
-    taken = 0
-    for _ in range(20000):
-        body = row_body(rng)
-        rows = sheet_rows()
-        whole = rows._read_as_json(body, grammar.unusual(body))
-        if whole is None:
-            continue
-        rows._row_number = 1
-        rows._end_row(whole)
-        assert repr(rows._drain()) == per_cell(body), body
-        taken += 1
-    assert 4000 < taken < 16000, taken
+    candidates = 0
+    pattern = sheet_rows()._json_row
+    for _ in range(6000):
+        bodies = [row_body(rng) for _ in range(rng.randrange(1, 7))]
+        number, data = 0, b""
+        for body in bodies:
+            number += rng.choice([1, 1, 1, 1, 2, 0])
+            data += b'<row r="%d">%s</row>' % (max(number, 1), body)
+            candidates += grammar.json_candidate(body, pattern, grammar.unusual(body)) is not None
+        assert read_rows(data, as_json=True) == read_rows(data, as_json=False), data
+    assert 3000 < candidates < 16000, candidates
 
 
 def test_a_sheet_of_plain_cells_is_read_as_json(tmp_path, monkeypatch):
     """Inline text, shared strings, numbers, booleans and gaps: every row of the benchmark's
-    kind of sheet takes the JSON shortcut, with and without a shared-string table."""
+    kind of sheet takes the JSON shortcut, but those whose inline text holds a quote."""
     rows = [["sku", "name", "price", "stock", "active", "note"]]
     for n in range(40):
         rows.append([f"A-{n}", 'Käse & "Brot"\tneu' if n % 2 else "Ñandú", 1.5 * n, n, n % 3 == 0])
@@ -383,18 +395,10 @@ def test_a_sheet_of_plain_cells_is_read_as_json(tmp_path, monkeypatch):
     shared = workbooks.with_shared_strings(
         workbooks.write_sheet(tmp_path / "shared.xlsx", rows[0], rows[1:])
     )
-    read_as_json: list[bool] = []
-    read = SheetRows._read_as_json
-
-    def counted(self: SheetRows, *args: object) -> object:
-        row = read(self, *args)  # type: ignore[arg-type]
-        read_as_json.append(row is not None)
-        return row
-
-    monkeypatch.setattr(SheetRows, "_read_as_json", counted)
-    for path in (inline, shared):
-        read_as_json.clear()
+    by_expat, cell_by_cell = watch_paths(monkeypatch)
+    for path, quoted in ((inline, 20), (shared, 0)):
+        cell_by_cell.clear()
         expected = outcome(ExcelReader(), path)
         assert isinstance(expected, list) and len(expected) == 40
         assert outcome(ExcelReader().fast, path) == expected
-        assert read_as_json.count(True) == 41 - 20 * (path == inline), read_as_json
+        assert by_expat == [] and len(cell_by_cell) == quoted, cell_by_cell

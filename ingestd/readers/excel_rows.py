@@ -19,7 +19,7 @@ import re
 import xml.parsers.expat
 from collections.abc import Iterator, Sequence
 from functools import cache
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import orjson
 
@@ -34,6 +34,16 @@ _BLOCK = 1 << 16
 _MAX_ROW_BYTES = 16 << 20
 _HEAD, _ROWS, _EXPAT = range(3)
 Row = tuple[Any, ...]
+
+
+class _PlainRow(NamedTuple):
+    """A row that json_candidate accepted, waiting to be read as JSON with its neighbours."""
+
+    start: int
+    number: bytes
+    body: bytes
+    json: bytes
+    letters: bytes
 
 
 class SheetRows:
@@ -136,8 +146,10 @@ class SheetRows:
             position = end + len(b"</row>")
 
     def _matching_rows(self, data: bytes, position: int, unusual: tuple[bool, bool]) -> int:
-        """Read the rows matching the grammar from `position` on; returns where they end."""
+        """Read the rows matching the grammar from `position` on; returns where they end.
+        Consecutive rows of plain cells are gathered and read as JSON together."""
         match = grammar.ROW_START.match
+        plain: list[_PlainRow] = []
         while (row := match(data, position)) is not None:
             number, attributes, empty = row.groups()
             if empty:
@@ -147,22 +159,51 @@ class SheetRows:
                 if close < 0:
                     break  # the rest of the row is still to come
                 body, end = data[row.end() : close], close + len(b"</row>")
-            if not self._fast_row(number, attributes, body, unusual):
+            plain_row = not attributes or grammar.plain_attributes(attributes, self._prefixes)
+            found = (
+                grammar.json_candidate(body, self._json_row, unusual)
+                if plain_row and body
+                else None
+            )
+            if found is not None:
+                plain.append(_PlainRow(position, number, body, *found))
+                position = end
+                continue
+            handed_over = self._read_as_json(plain, unusual[1])
+            plain = []
+            if handed_over is not None:
+                return handed_over
+            if not plain_row or not self._read_cells(number, body):
                 break
             position = end
-        return position
+        handed_over = self._read_as_json(plain, unusual[1])
+        return position if handed_over is None else handed_over
 
-    def _fast_row(
-        self, number: bytes, attributes: bytes, body: bytes, unusual: tuple[bool, bool]
-    ) -> bool:
+    def _read_as_json(self, plain: list[_PlainRow], escapes: bool) -> int | None:
+        """Rows of plain cells in one orjson call (excel_rows_grammar.as_json). A row that
+        cannot be read so is read cell by cell; returns where expat must take over, if it must."""
+        if not plain:
+            return None
+        text = grammar.as_json([row.json for row in plain], escapes)
+        try:
+            rows: list[dict[str, Any]] | None = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            rows = None  # invalid UTF-8, say: the rows read cell by cell tell which and how
+        if rows is not None and sum(map(len, rows)) != text.count(b'":'):
+            rows = None  # a column twice (each key ends so, no text holds a quote)
+        shared = grammar.SHARED.encode() in text
+        for index, row in enumerate(plain):
+            cells = rows[index] if rows is not None else None
+            if cells is not None and (not shared or self._look_up_shared(cells)):
+                width = _LETTER_COLUMNS.get(row.letters) or _letters_column(row.letters)
+                self._row_number = int(row.number)
+                self._end_row(tuple(map(cells.get, _column_names(width))))
+            elif not self._read_cells(row.number, row.body):
+                return row.start
+        return None
+
+    def _read_cells(self, number: bytes, body: bytes) -> bool:
         """One row's cells, or False (nothing changed) to hand the row to expat."""
-        if attributes and not grammar.plain_attributes(attributes, self._prefixes):
-            return False
-        row = self._read_as_json(body, unusual) if body else None
-        if row is not None:
-            self._row_number = int(number)
-            self._end_row(row)
-            return True
         if not grammar.plain_text(body):
             return False
         found = grammar.cells(body) if body else []
@@ -200,28 +241,11 @@ class SheetRows:
             self._end_row()
         return True
 
-    def _read_as_json(self, body: bytes, unusual: tuple[bool, bool]) -> Row | None:
-        """The row read in one orjson call (excel_rows_grammar.as_json), or None."""
-        found = grammar.as_json(body, self._json_row, unusual)
-        if found is None:
-            return None
-        text, letters = found
-        try:
-            cells = orjson.loads(text)
-            if len(cells) != text.count(b'":'):  # each key ends so; no text holds a quote
-                return None  # a column twice: each of its cells must still be converted
-            if grammar.SHARED.encode() in text and not self._look_up_shared(cells):
-                return None
-        except (orjson.JSONDecodeError, IndexError):
-            return None  # invalid UTF-8, a missing string: the per-cell reading says how
-        width = _LETTER_COLUMNS.get(letters) or _letters_column(letters)
-        return tuple(map(cells.get, _column_names(width)))
-
     def _look_up_shared(self, cells: dict[str, Any]) -> bool:
         for key in [key for key in cells if key[-1] == grammar.SHARED]:
             column = key[:-1]
-            if column in cells:
-                return False  # the column twice: which came last is no longer known
+            if column in cells or not 0 <= cells[key] < len(self._strings):
+                return False  # the column twice, or no such string: read cell by cell
             cells[column] = self._strings[cells.pop(key)]
         return True
 

@@ -152,12 +152,13 @@ def unusual(data: bytes) -> tuple[bool, bool]:
     return forbidden, b"&" in data or b"\t" in data or b"\n" in data
 
 
-def as_json(
+def json_candidate(
     body: bytes, pattern: re.Pattern[bytes], unusual: tuple[bool, bool]
 ) -> tuple[bytes, bytes] | None:
-    """The row as a JSON object's text and its last cell's column letters, or None. `unusual`
-    is what unusual() said of the block the row is in."""
-    forbidden, escapes = unusual
+    """The row made ready for as_json (styles and its references' row digits taken off) and its
+    last cell's column letters; None unless it matches json_row's pattern. `unusual` is what
+    unusual() said of the block the row is in."""
+    forbidden = unusual[0]
     if forbidden and (b"]]>" in body or b"\xef\xbf\xbe" in body or b"\xef\xbf\xbf" in body):
         return None
     match = pattern.fullmatch(body)
@@ -168,14 +169,21 @@ def as_json(
     letters = body[last : body.index(b'"', last) - len(digits)]
     if b' s="' in body:
         body = _STYLE.sub(b"", body)
-    body = body.replace(digits + b'"', b'"')
-    body = body.replace(*_INLINE_TEXT).replace(*_INLINE_END)  # first: they shrink it most
-    if b' t="' in body:
+    return body.replace(digits + b'"', b'"'), letters
+
+
+def as_json(rows: list[bytes], escapes: bool) -> bytes:
+    """Rows from json_candidate as the text of one JSON array of objects, in their order.
+    They are joined by "<", which no such row holds but in its markup, which goes first."""
+    text = b"<".join(rows) + b"<"
+    text = text.replace(*_INLINE_TEXT).replace(*_INLINE_END)  # first: they shrink it most
+    if b' t="' in text:
         for markup, json in _TYPED:
-            body = body.replace(markup, json)
+            text = text.replace(markup, json)
     for markup, json in _UNTYPED:
-        body = body.replace(markup, json)
+        text = text.replace(markup, json)
+    text = text.replace(b",<", b"},{")  # every cell ends with a comma
     if escapes:
         for escaped, json in _FROM_XML_TEXT:
-            body = body.replace(escaped, json)
-    return b"{" + body[:-1] + b"}", letters
+            text = text.replace(escaped, json)
+    return b"[{" + text[:-2] + b"]"
