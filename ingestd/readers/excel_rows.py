@@ -189,7 +189,9 @@ class SheetRows:
             rows: list[dict[str, Any]] | None = orjson.loads(text)
         except orjson.JSONDecodeError:
             rows = None  # invalid UTF-8, say: the rows read cell by cell tell which and how
-        if rows is not None and sum(map(len, rows)) != text.count(b'":'):
+        if rows is not None and (
+            len(rows) != len(plain) or sum(map(len, rows)) != text.count(b'":')
+        ):
             rows = None  # a column twice (each key ends so, no text holds a quote)
         shared = grammar.SHARED.encode() in text
         for index, row in enumerate(plain):
