@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.repeat)
     ]
     ingestd = (median([r[0][0] for r in rounds]), max(r[0][1] for r in rounds))
-    plain = _median_figure([r[1] for r in rounds])
-    calamine = _median_figure([r[2] for r in rounds])
+    plain = median_figure([r[1] for r in rounds])
+    calamine = median_figure([r[2] for r in rounds])
     paired = [r[1][0] / r[0][0] for r in rounds if r[1] is not None]
 
     rows = args.rows
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     )
 
 
-def _median_figure(
+def median_figure(
     figures: list[tuple[float, float] | None],
 ) -> tuple[float, float] | None:
     """The median seconds and the largest peak of a baseline's runs; None if it cannot run."""

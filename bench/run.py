@@ -292,10 +292,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _median_baseline(code: str, workbook: Path, runs: range) -> tuple[float, float] | None:
-    """(median seconds, median peak MB) of a baseline script, or None if it cannot run here."""
-    results = [excel.baseline(code, workbook) for _ in runs]
-    found = [r for r in results if r is not None]
-    return (median([r[0] for r in found]), median([r[1] for r in found])) if found else None
+    return excel.median_figure([excel.baseline(code, workbook) for _ in runs])
 
 
 def excel_file(rows: int, work: Path) -> Path:

@@ -61,15 +61,23 @@ def plain_attributes(attributes: bytes, prefixes: set[bytes]) -> bool:
 
 
 def plain_text(row: bytes) -> bool:
-    """Valid UTF-8, no "]]>" (not allowed in XML text) and no U+FFFE or U+FFFF (not XML
-    characters): what the grammar's character classes cannot say."""
-    if b"]]>" in row or b"\xef\xbf\xbe" in row or b"\xef\xbf\xbf" in row:
+    """Valid UTF-8, and nothing XML forbids in text that the grammar's character classes
+    cannot say (forbidden_in_text)."""
+    if forbidden_in_text(row):
         return False
     try:
         row.decode("utf-8")
     except UnicodeDecodeError:
         return False
     return True
+
+
+def forbidden_in_text(data: bytes) -> bool:
+    """Whether `data` holds "]]>" (not allowed in XML text) or U+FFFE or U+FFFF (not XML
+    characters). One byte is found much faster than three, so it is looked for first."""
+    return (b"]" in data and b"]]>" in data) or (
+        b"\xef" in data and (b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data)
+    )
 
 
 def text(raw: bytes) -> str:
@@ -145,11 +153,8 @@ def json_row(date_styles: frozenset[int]) -> re.Pattern[bytes]:
 
 def unusual(data: bytes) -> tuple[bool, bool]:
     """Whether a block of rows holds anything a row as JSON must be checked for: what XML
-    forbids in text (as in plain_text), and what must be unescaped or escaped."""
-    forbidden = (b"]" in data and b"]]>" in data) or (  # one byte is found faster than three
-        b"\xef" in data and (b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data)
-    )
-    return forbidden, b"&" in data or b"\t" in data or b"\n" in data
+    forbids in text (forbidden_in_text), and what must be unescaped or escaped."""
+    return forbidden_in_text(data), b"&" in data or b"\t" in data or b"\n" in data
 
 
 def json_candidate(
@@ -158,8 +163,7 @@ def json_candidate(
     """The row made ready for as_json (styles and its references' row digits taken off) and its
     last cell's column letters; None unless it matches json_row's pattern. `unusual` is what
     unusual() said of the block the row is in."""
-    forbidden = unusual[0]
-    if forbidden and (b"]]>" in body or b"\xef\xbf\xbe" in body or b"\xef\xbf\xbf" in body):
+    if unusual[0] and forbidden_in_text(body):
         return None
     match = pattern.fullmatch(body)
     if match is None:
