@@ -144,7 +144,11 @@ class Stack:
         self._wait(lambda: self.finished() >= count, "files in done/", timeout)
 
     def finished(self) -> int:
-        return sum(1 for _ in (self.spool / "done").glob("*/*/*.journal"))
+        """Claim folders in done/<date>/: each arrives there by one rename, file and journal in it.
+        One listing per date, not a glob into every folder: this is polled while the daemon runs,
+        and a glob over 2,000 folders took 25 ms, most of a core at the poll interval."""
+        done = self.spool / "done"
+        return sum(len(os.listdir(day)) for day in done.iterdir()) if done.exists() else 0
 
     def events(self, name: str) -> list[dict[str, Any]]:
         lines = self._log("daemon.log").splitlines()
