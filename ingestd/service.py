@@ -28,6 +28,7 @@ from ingestd.runtime import InboxRuntime, RetryPolicy
 from ingestd.sender import Sender
 from ingestd.settings import InboxSettings
 from ingestd.spool import Claim, Layout, Spool
+from ingestd.staging import Staged
 from ingestd.watcher import CLOSED, OPENED, Event
 
 log = structlog.get_logger("ingestd.service")
@@ -36,9 +37,26 @@ TICK_SECONDS = 0.05
 HTTP_GRACE_SECONDS = 30.0
 
 
-CLAIM_AHEAD = 1
-"""Files claimed beyond what the workers hold: a worker that finishes one file finds the next
-already claimed, rather than waiting for the scout's rename and fsyncs."""
+def claim_limit(workers: int) -> int:
+    """Files claimed at most at once: each worker's current file, the next one its parser child
+    stages while the current one is sent, and one more, so that the child can start on the
+    following file as soon as it is done (with one ahead in all, two files in three waited for
+    their staging)."""
+    return 2 * workers + 1
+
+
+STAGE_AHEAD_MAX_CHUNKS = 4
+"""With several workers, a worker takes its next file early only behind a file this small: the
+file it takes waits for the current one to be sent, which another worker might start sooner."""
+
+
+def first_to_start(workers: int, idle: int, current: Staged) -> bool:
+    """Would a worker that has just staged `current` start the next file before any other
+    worker: always when it is the only one; otherwise not while another waits idle, nor behind
+    a file that takes long to send."""
+    if workers == 1:
+        return True
+    return idle == 0 and current.chunk_count <= STAGE_AHEAD_MAX_CHUNKS
 
 
 class InboxService:
@@ -91,7 +109,9 @@ class InboxService:
         )
         self._retiring = threading.Event()
         self._claims: queue.SimpleQueue[Claim | None] = queue.SimpleQueue()
-        self._permits = threading.Semaphore(settings.workers + CLAIM_AHEAD)
+        self._permits = threading.Semaphore(claim_limit(settings.workers))
+        self._idle = 0  # workers waiting for a claim
+        self._idle_lock = threading.Lock()
         self._threads = [threading.Thread(target=self._scout, name=f"scout-{settings.name}")] + [
             threading.Thread(target=self._work, name=f"worker-{settings.name}-{n}")
             for n in range(settings.workers)
@@ -165,8 +185,6 @@ class InboxService:
             next_rescan = now + self.settings.rescan_seconds
         while not self.events.empty():
             self._take(settler, self.events.get_nowait())
-        for name in settler.ready(now, self.settings.workers):  # the next to be claimed
-            settler.observe(name, spool.look(name), now)
         self._claim_ready(settler, clock.monotonic())
         self.progress.queued = len(settler)
         self._sleep(settler, next_rescan)
@@ -185,9 +203,13 @@ class InboxService:
 
     def _claim_ready(self, settler: Settler, now: float) -> None:
         spool = self.runtime.spool
-        for name in settler.ready(now, self.settings.workers + CLAIM_AHEAD):
+        for name in settler.ready(now, claim_limit(self.settings.workers)):
             if not self._permits.acquire(blocking=False):
                 return
+            settler.observe(name, spool.look(name), now)  # a last look: changed since?
+            if not settler.settled(name, now):
+                self._permits.release()
+                continue
             settler.forget(name)
             try:
                 claim = spool.claim(name, self.runtime.clock.now())
@@ -227,14 +249,14 @@ class InboxService:
 
     def _work(self) -> None:
         held: list[Claim] = []  # the next file, taken early to be staged while this one is sent
-        self._stager.stage_ahead(lambda: self._stage_ahead(held))
+        self._stager.stage_ahead(lambda current: self._stage_ahead(held, current))
         while True:
             self.progress.idle()
             try:
                 claim = held.pop() if held else self._claims.get_nowait()
             except queue.Empty:
                 self._prepare_parser()
-                claim = self._claims.get()
+                claim = self._wait_for_claim()
             if claim is None or self.runtime.stop.is_set():
                 self.progress.forget_thread()
                 self._stager.close()
@@ -246,11 +268,25 @@ class InboxService:
                 self._permits.release()
                 self.events.put(None)  # wake the scout: a worker is free for the next file
 
-    def _stage_ahead(self, held: list[Claim]) -> Request | None:
+    def _wait_for_claim(self) -> Claim | None:
+        with self._idle_lock:
+            self._idle += 1
+        try:
+            return self._claims.get()
+        finally:
+            with self._idle_lock:
+                self._idle -= 1
+
+    def _stage_ahead(self, held: list[Claim], current: Staged) -> Request | None:
         """Called by the stager when this worker's file is staged: the next claimed file, if
-        one waits, is taken now and its staging request returned. Its claim is made durable
-        first, as it would be before its own staging."""
-        if held or self._stopping():
+        one waits and no other worker would start it sooner, is taken now and its staging
+        request returned. Its claim is made durable first, as it would be before its own
+        staging."""
+        if (
+            held
+            or self._stopping()
+            or not first_to_start(self.settings.workers, self._idle, current)
+        ):
             return None
         try:
             claim = self._claims.get_nowait()

@@ -9,6 +9,7 @@ import secrets
 import stat
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import structlog
@@ -72,38 +73,40 @@ class Claim:
     name: str
     synced: bool = True  # False: the claim's renames may not be durable yet (see sync_claim)
 
-    @property
+    # Cached: a file's steps ask for these paths about fifty times, and each pathlib join is
+    # a parse of its own.
+    @cached_property
     def token(self) -> str:
         return self.folder.name
 
-    @property
+    @cached_property
     def data(self) -> Path:
         return self.folder / self.name
 
     def beside(self, suffix: str) -> Path:
         return self.folder / (self.name + suffix)
 
-    @property
+    @cached_property
     def journal(self) -> Path:
         return self.beside(".journal")
 
-    @property
+    @cached_property
     def staged(self) -> Path:
         return self.beside(".staged")
 
-    @property
+    @cached_property
     def index(self) -> Path:
         return self.beside(".index")
 
-    @property
+    @cached_property
     def chunks(self) -> Path:
         return self.beside(".chunks")
 
-    @property
+    @cached_property
     def report(self) -> Path:
         return self.beside(".error.json")
 
-    @property
+    @cached_property
     def retry_state(self) -> Path:
         return self.beside(RETRY_STATE)
 

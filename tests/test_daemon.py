@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import httpx
 import orjson
 
 from ingestd.clock import SystemClock
+from ingestd.readers import ReadDetails
 from ingestd.receiver.app import ReceiverApp
-from ingestd.service import InboxService
+from ingestd.service import STAGE_AHEAD_MAX_CHUNKS, InboxService, first_to_start
 from ingestd.settings import InboxSettings
+from ingestd.staging import Staged
 from tests.harness import into
 from tests.integration.conftest import wait_until
 
 
 def receiver_transport(app: ReceiverApp, together: threading.Barrier | None) -> httpx.MockTransport:
+    """With `together`, the first files' chunk 0 waits until that many files are in flight."""
+    first_chunks = itertools.count()
+
     def hold(request: httpx.Request) -> None:
-        if together is not None and orjson.loads(request.content).get("chunk_number") == 0:
-            together.wait()  # breaks (and fails the test) unless that many files are in flight
+        if together is None or orjson.loads(request.content).get("chunk_number") != 0:
+            return
+        if next(first_chunks) < together.parties:
+            together.wait()  # breaks (and fails the test) unless that many are in flight
 
     return into(app, hold)
 
@@ -63,7 +71,9 @@ def test_the_periodic_rescan_finds_files_no_event_announced(tmp_path):
 
 
 def test_more_workers_ingest_several_files_of_one_inbox_at_once(tmp_path):
-    """workers = N lets N files go at once; each still arrives exactly once."""
+    """workers = N lets N files go at once; each still arrives exactly once. (Only the first N
+    are held together: a worker may take its next file early, so which files are in flight at
+    the same time later on is not fixed.)"""
     names = [f"f{n}.json" for n in range(6)]
     together = threading.Barrier(3, timeout=10)
     _, app = run_service(tmp_path, names, together, workers=3)
@@ -72,3 +82,17 @@ def test_more_workers_ingest_several_files_of_one_inbox_at_once(tmp_path):
     assert all(i["completed"] and i["records"] == 5 and i["duplicates"] == 0 for i in summary)
     assert not together.broken
     app.close()
+
+
+def staged(chunks: int) -> Staged:
+    return Staged(10, "a" * 64, chunks, chunks, 10, "b" * 64, ReadDetails())
+
+
+def test_a_worker_takes_its_next_file_early_only_if_no_other_would_start_it_sooner():
+    """Staging the next file ahead ties it to this worker: with others idle, or behind a file
+    whose sending takes long, it would wait for nothing."""
+    small, large = staged(1), staged(STAGE_AHEAD_MAX_CHUNKS + 1)
+    assert first_to_start(workers=1, idle=0, current=large)  # the only worker: always
+    assert first_to_start(workers=4, idle=0, current=small)
+    assert not first_to_start(workers=4, idle=1, current=small)  # another waits for work
+    assert not first_to_start(workers=4, idle=0, current=large)  # this one stays busy

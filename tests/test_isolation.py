@@ -126,7 +126,7 @@ def test_the_next_file_is_staged_while_the_worker_sends_this_one(stager, tmp_pat
     for it then takes the answer the child already has."""
     first, second = _request(tmp_path, "a", 10), _request(tmp_path, "b", 250)
     upcoming = [second]
-    stager.stage_ahead(lambda: upcoming.pop() if upcoming else None)
+    stager.stage_ahead(lambda _: upcoming.pop() if upcoming else None)
     assert stager(*first, lambda: None).total_records == 10
     assert stager._local.child.conn.poll(30)  # the child answered before it was asked
     staged = stager(*second, lambda: None)
@@ -139,7 +139,7 @@ def test_a_file_staged_ahead_for_nothing_is_dropped(stager, tmp_path):
     unsafe, say): that answer is read and dropped, and the file asked for is staged."""
     first, ahead, other = (_request(tmp_path, n, r) for n, r in (("a", 1), ("b", 5), ("c", 7)))
     upcoming = [ahead]
-    stager.stage_ahead(lambda: upcoming.pop() if upcoming else None)
+    stager.stage_ahead(lambda _: upcoming.pop() if upcoming else None)
     stager(*first, lambda: None)
     assert stager(*other, lambda: None).total_records == 7
     assert stager(*first, lambda: None).total_records == 1  # the pipe is in step again
@@ -148,7 +148,7 @@ def test_a_file_staged_ahead_for_nothing_is_dropped(stager, tmp_path):
 def test_a_child_that_died_while_staging_ahead_is_replaced(stager, tmp_path):
     first, ahead = _request(tmp_path, "a", 1), _request(tmp_path, "b", 5)
     upcoming = [ahead]
-    stager.stage_ahead(lambda: upcoming.pop() if upcoming else None)
+    stager.stage_ahead(lambda _: upcoming.pop() if upcoming else None)
     stager(*first, lambda: None)
     pid = next(iter(stager.pids()))
     os.kill(pid, signal.SIGKILL)

@@ -11,7 +11,7 @@ other damage raises JournalCorrupt: progress is never guessed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -79,8 +79,13 @@ _TYPES: dict[str, type[Any]] = {
 }
 
 
+_FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in _TYPES.values()}
+
+
 def encode(entry: Entry) -> bytes:
-    return orjson.dumps(asdict(entry)) + b"\n"
+    """One line, its keys in field order. Not dataclasses.asdict: it deep-copies every value,
+    which took a twentieth of the daemon's time per small file."""
+    return orjson.dumps({name: getattr(entry, name) for name in _FIELDS[type(entry)]}) + b"\n"
 
 
 @dataclass

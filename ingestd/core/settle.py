@@ -86,6 +86,10 @@ class Settler:
                 found.append(name)
         return found
 
+    def settled(self, name: str, now: float) -> bool:
+        entry = self._seen.get(name)
+        return entry is not None and self._settled(name, now - entry[1])
+
     def _settled(self, name: str, still_for: float) -> bool:
         if still_for < self._settle:
             return False

@@ -95,3 +95,16 @@ def test_a_begin_written_before_sheets_and_notes_existed_still_replays():
     line = encode(BEGIN).replace(b',"sheet":null,"notes":{}', b"")
     assert b"sheet" not in line
     assert replay(line).begin == BEGIN
+
+
+def test_the_line_format_is_the_one_journals_on_disk_have():
+    """Journals outlive versions of the daemon: the keys, their order and `type` stay put."""
+    assert encode(ack(1)) == (
+        b'{"chunk_number":1,"record_offset":2,"record_count":2,"checksum":"' + b"c" * 64 + b'",'
+        b'"at":"2026-11-26T00:00:01Z","type":"ack"}\n'
+    )
+    assert (
+        encode(Rewind(0, "why", "t")) == b'{"to_chunk":0,"reason":"why","at":"t","type":"rewind"}\n'
+    )
+    assert encode(BEGIN).startswith(b'{"ingestion_id":"' + b"f" * 64 + b'","inbox":"products",')
+    assert encode(BEGIN).endswith(b',"sheet":null,"notes":{},"journal_version":1,"type":"begin"}\n')

@@ -128,3 +128,18 @@ def test_next_deadline_follows_changes_and_forgotten_files():
     assert len(settler._changes) < 100
     settler.forget("a.json")
     assert settler.next_deadline() is None
+
+
+def test_settled_answers_for_one_name_as_ready_does():
+    settler = Settler(1.0)
+    settler.observe("a.json", Observation(10, 1, 7), now=0.0)
+    settler.observe("b.json", Observation(10, 1, 8), now=0.5)
+    assert [settler.settled(n, 1.2) for n in ("a.json", "b.json", "gone.json")] == [
+        True,
+        False,
+        False,
+    ]
+    settler.observe("a.json", Observation(11, 2, 7), now=1.2)  # written to again
+    assert not settler.settled("a.json", 1.2)
+    settler.opened("b.json")
+    assert not settler.settled("b.json", 2.0)
