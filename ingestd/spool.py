@@ -28,19 +28,19 @@ RETRY_STATE = ".retry.json"
 class Layout:
     root: Path
 
-    @property
+    @cached_property
     def inbox(self) -> Path:
         return self.root / "inbox"
 
-    @property
+    @cached_property
     def work(self) -> Path:
         return self.root / "work"
 
-    @property
+    @cached_property
     def done(self) -> Path:
         return self.root / "done"
 
-    @property
+    @cached_property
     def failed(self) -> Path:
         return self.root / "failed"
 

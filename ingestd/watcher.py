@@ -8,13 +8,33 @@ import os
 import queue
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    FileClosedEvent,
+    FileClosedNoWriteEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    FileOpenedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
 OPENED, CLOSED, CHANGED = "opened", "closed", "changed"
 Event = tuple[str, str]  # (what happened, file name)
 _KINDS = {"opened": OPENED, "closed": CLOSED, "closed_no_write": CLOSED}
+_WANTED = [
+    FileCreatedEvent,
+    FileMovedEvent,
+    FileDeletedEvent,
+    FileOpenedEvent,
+    FileClosedEvent,
+    FileClosedNoWriteEvent,
+]
+"""Names appearing and vanishing, and writers opening and closing. Not writes (IN_MODIFY, one per
+write call: tens of thousands for a large upload) nor attribute changes: the scout looks at a
+file once more just before claiming it, and a change it finds there restarts the settling."""
 
 
 class _Enqueue(FileSystemEventHandler):
@@ -50,7 +70,7 @@ def _pair_moves_quickly() -> None:
 
 
 class Watcher:
-    """One inotify observer for every inbox folder (creates, writes, closes and moves alike)."""
+    """One inotify observer for every inbox folder."""
 
     def __init__(self) -> None:
         _pair_moves_quickly()
@@ -58,7 +78,9 @@ class Watcher:
 
     def watch(self, folder: Path, events: queue.SimpleQueue[Event | None]) -> ObservedWatch:
         handler = _Enqueue(folder, events)
-        return self._observer.schedule(handler, os.fsdecode(folder), recursive=False)
+        return self._observer.schedule(
+            handler, os.fsdecode(folder), recursive=False, event_filter=_WANTED
+        )
 
     def unwatch(self, watch: ObservedWatch) -> None:
         self._observer.unschedule(watch)

@@ -146,6 +146,30 @@ def test_a_file_still_being_written_is_not_claimed_until_it_settles(spool, recei
     assert receiver.records(ingestion["ingestion_id"]) == catalog(40)
 
 
+def test_writes_by_a_writer_the_daemon_never_saw_open_still_hold_the_file_back(
+    spool, receiver, daemon
+):
+    """The watcher does not follow writes: a writer that opened the file before the daemon
+    started leaves no open count, and only the look just before a claim sees it still writing."""
+    daemon.configure([inbox_config(spool.root, receiver, settle_seconds=0.6)])
+    spool.inbox.mkdir(parents=True)
+    data = orjson.dumps(catalog(40))
+    pieces = [data[i : i + len(data) // 8 + 1] for i in range(0, len(data), len(data) // 8 + 1)]
+    with open(spool.inbox / "early.json", "wb") as f:
+        f.write(pieces[0])
+        f.flush()
+        daemon.start()
+        wait_until(lambda: any(line.get("event") == "started" for line in daemon.log_lines()))
+        for piece in pieces[1:]:
+            time.sleep(0.25)  # pauses shorter than settle_seconds, over twice its length
+            assert (spool.inbox / "early.json").exists(), "claimed while still being written"
+            f.write(piece)
+            f.flush()
+    wait_until(lambda: spool.data_files("done"), what="the file in done/ once written")
+    (ingestion,) = receiver.completed()
+    assert receiver.records(ingestion["ingestion_id"]) == catalog(40)
+
+
 def test_a_file_is_not_claimed_while_its_writer_holds_it_open(spool, receiver, daemon):
     """An upload written in place is claimed only after its writer closes it."""
     daemon.configure([inbox_config(spool.root, receiver, settle_seconds=0.2)])
