@@ -133,7 +133,8 @@ class InboxService:
             self._claims.put(None)
 
     def retire(self) -> None:
-        """Stop claiming; workers finish the files they hold, then end."""
+        """Stop claiming; workers finish the file in flight, then end. Files claimed but not
+        begun stay in work/, where the inbox's next service (or the next start) resumes them."""
         self._retiring.set()
         self.wake()
 
@@ -257,7 +258,7 @@ class InboxService:
             except queue.Empty:
                 self._prepare_parser()
                 claim = self._wait_for_claim()
-            if claim is None or self.runtime.stop.is_set():
+            if claim is None or self._stopping():  # a claim not begun stays in work/, resumed
                 self.progress.forget_thread()
                 self._stager.close()
                 return

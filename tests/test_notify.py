@@ -214,3 +214,54 @@ def test_a_removed_inbox_finishes_its_file_in_flight_before_it_stops(tmp_path):
         release.set()
         daemon.shutdown()
         app.close()
+
+
+def test_a_changed_inbox_leaves_files_claimed_ahead_to_its_next_service(tmp_path):
+    """Reload changing an inbox: the old service finishes its file in flight only; a file it
+    had claimed but not begun waits in work/ and is read with the new settings."""
+    release = threading.Event()
+    app = ReceiverApp(tmp_path / "receiver")
+
+    def hang(request: httpx.Request) -> None:
+        if orjson.loads(request.content)["source"]["file_name"] == "a-held.json":
+            release.wait(30)
+
+    def config(chunk_records: int) -> str:
+        return (
+            f'[[inbox]]\nname = "p"\nroot = "{tmp_path / "p"}"\n'
+            'callback_url = "http://127.0.0.1:9/cb"\nsettle_seconds = 0.05\n'
+            f"rescan_seconds = 0.2\nchunk_records = {chunk_records}\n"
+        )
+
+    path = tmp_path / "config.toml"
+    path.write_text(config(2))
+    from ingestd.settings import load
+
+    daemon = Daemon(
+        load(path), SystemClock(), Notifier(RecordingNotifier()), into(app, hang), config_path=path
+    )
+    daemon.start()
+    try:
+        inbox, work = tmp_path / "p" / "inbox", tmp_path / "p" / "work"
+        (inbox / "a-held.json").write_bytes(orjson.dumps([{"a": 1}]))
+        (inbox / "b-next.json").write_bytes(orjson.dumps([{"b": n} for n in range(3)]))
+        wait_until(lambda: "a-held.json" in daemon.status_line(), what="the file in flight")
+        wait_until(lambda: list(work.glob("*/b-next.json")), what="the next file claimed")
+        path.write_text(config(1))
+        assert daemon.reload()
+        release.set()
+
+        def both_done() -> bool:
+            daemon.tick()  # reaps the old service, starts the new one
+            return len(list((tmp_path / "p" / "done").glob("*/*/*.json.journal"))) == 2
+
+        wait_until(both_done, what="both files in done/")
+        (journal,) = (tmp_path / "p" / "done").glob("*/*/b-next.json.journal")
+        begin = orjson.loads(journal.read_bytes().splitlines()[0])
+        assert begin["chunk_records"] == 1  # staged by the new service, with the new setting
+        chunks = {i["file_name"]: (i["chunks"], i["duplicates"]) for i in app.store.summary()}
+        assert chunks == {"a-held.json": (1, 0), "b-next.json": (3, 0)}
+    finally:
+        release.set()
+        daemon.shutdown()
+        app.close()
