@@ -133,7 +133,7 @@ class Daemon:
         wanted_inboxes = {inbox.name: inbox for inbox in new.inbox}
         for name in list(self.services):
             if wanted_inboxes.get(name) != self.services[name].settings:
-                self._retire(name)
+                self._retire(name, handing_over=name in wanted_inboxes)
         for name, inbox in wanted_inboxes.items():
             if name not in self.services:
                 self._waiting[name] = inbox
@@ -151,9 +151,9 @@ class Daemon:
         self.services[inbox.name] = service
         service.start()
 
-    def _retire(self, name: str) -> None:
+    def _retire(self, name: str, handing_over: bool) -> None:
         service = self.services.pop(name)
-        service.retire()
+        service.retire(handing_over)
         self._retiring.append((service, self._watches.pop(name)))
         log.info("inbox retiring after its file in flight", inbox=name)
 

@@ -108,6 +108,7 @@ class InboxService:
             stager=self._stager,
         )
         self._retiring = threading.Event()
+        self._handing_over = False
         self._claims: queue.SimpleQueue[Claim | None] = queue.SimpleQueue()
         self._permits = threading.Semaphore(claim_limit(settings.workers))
         self._idle = 0  # workers waiting for a claim
@@ -132,9 +133,11 @@ class InboxService:
         for _ in range(self.settings.workers):
             self._claims.put(None)
 
-    def retire(self) -> None:
+    def retire(self, handing_over: bool = False) -> None:
         """Stop claiming; workers finish the file in flight, then end. Files claimed but not
-        begun stay in work/, where the inbox's next service (or the next start) resumes them."""
+        begun are ingested too, unless `handing_over`: another service with new settings takes
+        over this inbox, and they wait in work/ for it."""
+        self._handing_over = handing_over
         self._retiring.set()
         self.wake()
 
@@ -154,6 +157,9 @@ class InboxService:
         if not self._retiring.is_set() and not self.alive():
             return False
         return not self.progress.stalled()
+
+    def _handed_over(self) -> bool:
+        return self._retiring.is_set() and self._handing_over
 
     def _stopping(self) -> bool:
         return self.runtime.stop.is_set() or self._retiring.is_set()
@@ -258,7 +264,7 @@ class InboxService:
             except queue.Empty:
                 self._prepare_parser()
                 claim = self._wait_for_claim()
-            if claim is None or self._stopping():  # a claim not begun stays in work/, resumed
+            if claim is None or self.runtime.stop.is_set() or self._handed_over():
                 self.progress.forget_thread()
                 self._stager.close()
                 return

@@ -165,7 +165,7 @@ def test_status_says_what_each_file_is_doing():
 
 
 def test_a_removed_inbox_finishes_its_file_in_flight_before_it_stops(tmp_path):
-    """Reload removing an inbox: no new claims, but the file it holds is still delivered."""
+    """Reload removing an inbox: no new claims, but the files it holds are still delivered."""
     release = threading.Event()
     app = ReceiverApp(tmp_path / "receiver")
 
@@ -193,7 +193,12 @@ def test_a_removed_inbox_finishes_its_file_in_flight_before_it_stops(tmp_path):
     daemon.start()
     try:
         (tmp_path / "drop" / "inbox" / "held.json").write_bytes(orjson.dumps([{"a": 1}]))
+        (tmp_path / "drop" / "inbox" / "i-claimed.json").write_bytes(orjson.dumps([{"i": 1}]))
         wait_until(lambda: "held.json" in daemon.status_line(), what="the file in flight")
+        wait_until(
+            lambda: list((tmp_path / "drop" / "work").glob("*/i-claimed.json")),
+            what="the next file claimed",
+        )
         path.write_text(config("keep"))
         assert daemon.reload()
         assert sorted(daemon.services) == ["keep"]
@@ -210,6 +215,7 @@ def test_a_removed_inbox_finishes_its_file_in_flight_before_it_stops(tmp_path):
 
         wait_until(drop_stopped, what="the removed inbox to stop")
         assert (tmp_path / "drop" / "inbox" / "late.json").exists()
+        assert list((tmp_path / "drop" / "done").glob("*/*/i-claimed.json"))  # claimed: delivered
     finally:
         release.set()
         daemon.shutdown()
