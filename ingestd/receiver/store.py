@@ -159,7 +159,11 @@ class Store:
         )
 
     def _append_ndjson(self, row: IngestionRow, lines: bytes) -> int:
-        fd = os.open(self.ndjson_path(row.ingestion_id), os.O_WRONLY | os.O_CREAT, 0o640)
+        path = self.ndjson_path(row.ingestion_id)
+        try:
+            fd, created = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640), True
+        except FileExistsError:
+            fd, created = os.open(path, os.O_WRONLY), False
         try:
             os.ftruncate(fd, row.ndjson_bytes)
             os.lseek(fd, row.ndjson_bytes, os.SEEK_SET)
@@ -169,6 +173,12 @@ class Store:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if created:  # its name too must outlive a power loss before the commit vouches for it
+            folder = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
         return row.ndjson_bytes + len(lines)
 
     def close(self) -> None:
