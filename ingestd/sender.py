@@ -9,6 +9,7 @@ daemon's time per small file.
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 import urllib.request
 from dataclasses import dataclass
@@ -74,10 +75,19 @@ class Sender:
 def proxy_for(url: str) -> str | None:
     """The proxy the environment names for `url` (HTTP_PROXY, HTTPS_PROXY or ALL_PROXY, in
     either case), unless NO_PROXY exempts its host: the conventions httpx.Client and Python's
-    urllib follow, read once at start."""
+    urllib follow, read once at start. A receiver on this machine is reached directly."""
     parsed = httpx.URL(url)
     proxies = urllib.request.getproxies()
     proxy = proxies.get(parsed.scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass(parsed.host):
+    if not proxy or _loopback(parsed.host) or urllib.request.proxy_bypass(parsed.host):
         return None
     return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

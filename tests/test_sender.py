@@ -79,6 +79,13 @@ def test_the_environment_names_the_proxy(monkeypatch):
     assert proxy_for("https://pim.example/callback") == "http://tls-proxy.example:3128"
 
 
+def test_a_receiver_on_this_machine_is_reached_without_the_proxy(monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    for url in ("http://127.0.0.1:9000/cb", "http://[::1]:9000/cb", "http://localhost/cb"):
+        assert proxy_for(url) is None, url
+    assert proxy_for("http://10.0.0.5/cb") == "http://proxy.example:3128"
+
+
 def test_all_proxy_serves_every_scheme_and_no_proxy_star_turns_proxies_off(monkeypatch):
     monkeypatch.setenv("ALL_PROXY", "http://any.example:8080")
     assert proxy_for("https://pim.example/callback") == "http://any.example:8080"
