@@ -74,6 +74,7 @@ def soak(
     workdir: Path,
     window: tuple[float, float] = (0.1, 1.0),
     receiver_every: int = 25,
+    workers: int = 1,
 ) -> SoakResult:
     rng = random.Random(seed)
     started = time.monotonic()
@@ -86,6 +87,7 @@ def soak(
         settle_seconds=0.05,
         retry_max_delay_seconds=0.3,
         retry_initial_delay_seconds=0.02,
+        workers=workers,
     ) as stack:
         scratch.mkdir(parents=True, exist_ok=True)
         for kill in range(kills):
@@ -134,9 +136,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kills", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/ingestd-soak"))
+    parser.add_argument("--workers", type=int, default=1, help="the inbox's workers setting")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    print(soak(args.kills, args.seed, args.workdir).table())
+    print(soak(args.kills, args.seed, args.workdir, workers=args.workers).table())
 
 
 if __name__ == "__main__":
