@@ -98,7 +98,9 @@ class Stack:
         self.receiver.wait()
 
     def ingestions(self) -> list[dict[str, Any]]:
-        answer = httpx.get(f"http://127.0.0.1:{self.port}/ingestions", timeout=10).json()
+        answer = httpx.get(
+            f"http://127.0.0.1:{self.port}/ingestions", timeout=10, trust_env=False
+        ).json()
         return list(answer["ingestions"])
 
     def received(self, ingestion_id: str) -> list[dict[str, Any]]:
@@ -158,7 +160,9 @@ class Stack:
         return max(_timestamp(e) for e in self.events("completion acknowledged"))
 
     def receiver_chunks(self) -> int:
-        answer = httpx.get(f"http://127.0.0.1:{self.port}/ingestions", timeout=10).json()
+        answer = httpx.get(
+            f"http://127.0.0.1:{self.port}/ingestions", timeout=10, trust_env=False
+        ).json()
         return sum(i["chunks"] for i in answer["ingestions"])
 
     def _spawn(self, args: list[str], log: str) -> subprocess.Popen[bytes]:
@@ -178,7 +182,12 @@ class Stack:
 
     def _healthy(self) -> bool:
         try:
-            return httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200
+            return (
+                httpx.get(
+                    f"http://127.0.0.1:{self.port}/health", timeout=1, trust_env=False
+                ).status_code
+                == 200
+            )
         except httpx.TransportError:
             return False
 

@@ -38,7 +38,7 @@ def test_retry_reasons_have_a_bounded_set_of_labels(reason, label):
 
 
 def samples(port: int) -> dict[tuple[str, tuple], float]:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5, trust_env=False).text
     found = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

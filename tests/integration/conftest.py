@@ -94,14 +94,19 @@ class Receiver:
 
     def _healthy(self) -> bool:
         try:
-            return httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200
+            return (
+                httpx.get(
+                    f"http://127.0.0.1:{self.port}/health", timeout=1, trust_env=False
+                ).status_code
+                == 200
+            )
         except httpx.TransportError:
             if self.process is not None and self.process.proc.poll() is not None:
                 raise AssertionError("receiver exited:\n" + self.process.output()) from None
             return False
 
     def ingestions(self) -> list[dict[str, Any]]:
-        answer = httpx.get(f"http://127.0.0.1:{self.port}/ingestions", timeout=5)
+        answer = httpx.get(f"http://127.0.0.1:{self.port}/ingestions", timeout=5, trust_env=False)
         return list(answer.json()["ingestions"])
 
     def completed(self) -> list[dict[str, Any]]:
