@@ -133,7 +133,7 @@ class InboxService:
         for _ in range(self.settings.workers):
             self._claims.put(None)
 
-    def retire(self, handing_over: bool = False) -> None:
+    def retire(self, handing_over: bool) -> None:
         """Stop claiming; workers finish the file in flight, then end. Files claimed but not
         begun are ingested too, unless `handing_over`: another service with new settings takes
         over this inbox, and they wait in work/ for it."""

@@ -82,7 +82,7 @@ class Settler:
         for name in self._names:
             if limit is not None and len(found) >= limit:
                 break
-            if self._settled(name, now - self._seen[name][1]):
+            if self.settled(name, now):
                 found.append(name)
         return found
 

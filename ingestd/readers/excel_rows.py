@@ -15,7 +15,6 @@ tests/test_excel_rows.py holds them equal, on generated workbooks and on fuzzed 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import xml.parsers.expat
 from collections.abc import Iterator, Sequence
 from functools import cache
@@ -75,7 +74,7 @@ class SheetRows:
         self._sheet_data_at = -1
         self._row_end_at = -1
         self._prefixes: set[bytes] = set()
-        self._json_row = _json_row(frozenset(date_styles))
+        self._json_row = grammar.json_row(frozenset(date_styles))
         self.formulas = FormulaCounter()
 
     def rows(self, source: IO[bytes]) -> Iterator[Row]:
@@ -408,11 +407,6 @@ class FormulaCounter:
     def text(self, data: str) -> None:
         if self._in_value:
             self._value += data
-
-
-@cache
-def _json_row(date_styles: frozenset[int]) -> re.Pattern[bytes]:
-    return grammar.json_row(date_styles)
 
 
 @cache

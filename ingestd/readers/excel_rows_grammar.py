@@ -10,6 +10,7 @@ attributes, rich text) simply does not match and goes to expat.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 _TEXT_CHAR = rb"[^<&\x00-\x08\x0b\x0c\x0e-\x1f\r]"
 _TEXT = _TEXT_CHAR + rb"*(?:&(?:amp|lt|gt|quot|apos);" + _TEXT_CHAR + rb"*)*"
@@ -126,6 +127,7 @@ _FROM_XML_TEXT = (
 )
 
 
+@cache
 def json_row(date_styles: frozenset[int]) -> re.Pattern[bytes]:
     """The cells a row may hold to be read as JSON, for a workbook with these date styles: a
     number must not carry one (openpyxl turns it into a date). Every cell's reference has the
