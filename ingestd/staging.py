@@ -73,7 +73,7 @@ def _stage(
     info = os.fstat(fd)
     if info.st_size == 0:
         raise InvalidInput("the file is empty (0 bytes): an empty export is not an empty catalog")
-    stream = SourceStream(fd)
+    stream = SourceStream(fd, scratch=staged.parent)
     details = ReadDetails()
     planner = ChunkPlanner(limits)
     mode = private_mode(info.st_mode)

@@ -15,10 +15,12 @@ DECLINED = "declined"
 REJECTED = "rejected"
 
 
-def outcome(reader: Reader, path: Path, details: ReadDetails | None = None) -> object:
+def outcome(
+    reader: Reader, path: Path, details: ReadDetails | None = None, scratch: Path | None = None
+) -> object:
     fd = os.open(path, os.O_RDONLY)
     try:
-        records = list(reader.records(SourceStream(fd), details or ReadDetails()))
+        records = list(reader.records(SourceStream(fd, scratch), details or ReadDetails()))
         return [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records]
     except Declined:
         return DECLINED

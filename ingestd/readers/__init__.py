@@ -15,7 +15,7 @@ import io
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, Protocol
 
 Record = dict[str, Any]
@@ -38,8 +38,9 @@ class SourceStream:
     view of the same descriptor. Either way `drain` completes the digest over the whole file.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, scratch: Path | None = None) -> None:
         self._fd = fd
+        self.scratch = scratch  # a folder beside the file where a reader may keep a temporary file
         self._hash = hashlib.sha256()
         self._pending = b""
         self.position = 0
@@ -79,8 +80,9 @@ class SourceStream:
 
 
 class _PositionalReader(io.RawIOBase):
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, scratch: Path | None = None) -> None:
         self._fd = fd
+        self.scratch = scratch  # a folder beside the file where a reader may keep a temporary file
         self._position = 0
 
     def readable(self) -> bool:

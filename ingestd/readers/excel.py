@@ -11,12 +11,13 @@ import datetime as dt
 import math
 import xml.parsers.expat
 import zipfile
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from ingestd.errors import Interrupted, InvalidInput
-from ingestd.readers import Declined, ReadDetails, Reader, Record, SourceStream
-from ingestd.readers.excel_rows import FormulaCounter, SheetRows, column_letter
+from ingestd.readers import Declined, ReadDetails, Reader, Record, SourceStream, excel_split
+from ingestd.readers.excel_rows import FormulaCounter, SheetRows, Source, column_letter
 from ingestd.readers.workbook_zip import SAVE_AS_XLSX, open_workbook_zip
 
 
@@ -41,8 +42,11 @@ class ExcelReader:
             details.sheet = sheet.title
             # openpyxl keeps the sheet's archive path private; its API has no public name for it
             member = sheet._worksheet_path.lstrip("/")
-            read = self._read_streaming if self._streaming else self._read_with_openpyxl
-            uncached = yield from read(workbook, sheet, archive, member)
+            if self._streaming:
+                read = self._read_streaming(workbook, sheet, archive, member, stream.scratch)
+            else:
+                read = self._read_with_openpyxl(sheet, archive, member)
+            uncached = yield from read
             if uncached:
                 details.notes["formulas_without_cached_value"] = uncached
         except (InvalidInput, Interrupted, GeneratorExit, Declined):
@@ -56,7 +60,7 @@ class ExcelReader:
             archive.close()
 
     def _read_with_openpyxl(
-        self, workbook: Any, sheet: Any, archive: zipfile.ZipFile, member: str
+        self, sheet: Any, archive: zipfile.ZipFile, member: str
     ) -> Generator[Record, None, int]:
         """The records, then the number of formulas without a cached value."""
         sheet.reset_dimensions()  # a wrong <dimension> must not cut rows or columns off
@@ -66,15 +70,26 @@ class ExcelReader:
         return _formulas_without_cached_value(archive, member)
 
     def _read_streaming(
-        self, workbook: Any, sheet: Any, archive: zipfile.ZipFile, member: str
+        self,
+        workbook: Any,
+        sheet: Any,
+        archive: zipfile.ZipFile,
+        member: str,
+        scratch: Path | None,
     ) -> Generator[Record, None, int]:
-        """The same from the sheet's XML, formulas counted on the way (excel_rows)."""
-        rows = SheetRows(
+        """The same from the sheet's XML, formulas counted on the way (excel_rows); a long sheet
+        by two processes at once (excel_split)."""
+        settings: SheetSettings = (
             sheet._shared_strings,  # the table openpyxl read for this sheet; no public name
             workbook.epoch,
             set(workbook._date_formats),
             set(workbook._timedelta_formats),
         )
+        size = archive.getinfo(member).file_size
+        if scratch is not None and size >= excel_split.SPLIT_MIN_BYTES:
+            halves = _Halves(settings, sheet.title, self._header_row, lambda: archive.open(member))
+            return (yield from halves.read(excel_split.cut_target(size), scratch))
+        rows = SheetRows(*settings)
         with archive.open(member) as source:
             yield from _rows_to_records(rows.rows(source), self._header_row, sheet.title)
         return rows.formulas.missing
@@ -103,18 +118,103 @@ def _load(f: IO[bytes]) -> Any:
         raise _unreadable(exc, "the workbook cannot be opened") from exc
 
 
+class _Halves:
+    """A sheet read by this process up to its middle and by a forked one after it."""
+
+    def __init__(
+        self, settings: SheetSettings, title: str, header_row: int, open_sheet: Any
+    ) -> None:
+        self._settings = settings
+        self._title = title
+        self._header_row = header_row
+        self._open = open_sheet
+        self._header_sent = False
+
+    def read(self, target: int, scratch: Path) -> Generator[Record, None, int]:
+        rows = SheetRows(*self._settings)
+        half = excel_split.SecondHalf(self._open, self._read_from, target, scratch)
+        try:
+            taken: list[bool] = []
+            first = self._first_half(rows, half, excel_split.SplitFinder(target), taken)
+            yield from _rows_to_records(first, self._header_row, self._title, self._send(half))
+            if not taken:
+                return rows.formulas.missing
+            yield from half.records()
+            return rows.formulas.missing + half.formulas
+        finally:
+            half.close()
+
+    def _first_half(
+        self,
+        rows: SheetRows,
+        half: excel_split.SecondHalf,
+        finder: excel_split.SplitFinder,
+        taken: list[bool],
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows up to the cut; from there on too, unless the other process takes over."""
+        with self._open() as source:
+            rest = None
+            while rest is None and (block := source.read(_BLOCK)):
+                ready, rest = finder.feed(block)
+                yield from rows.feed(ready)
+            if (
+                rest is not None
+                and self._header_sent
+                and rows.between_rows
+                and half.takes_over(finder, rows.sheet_data_at, rows.next_row)
+            ):
+                taken.append(True)
+                return
+            half.close()
+            yield from rows.feed(finder.rest() if rest is None else rest)
+            while block := source.read(_BLOCK):
+                yield from rows.feed(block)
+            yield from rows.finish()
+
+    def _send(self, half: excel_split.SecondHalf) -> Any:
+        def send(header: list[str]) -> None:
+            self._header_sent = True
+            half.send_header(header)
+
+        return send
+
+    def _read_from(
+        self, source: Source, first_row: int, header: list[str]
+    ) -> Generator[Record, None, int]:
+        """In the other process: the records from the cut on, numbered as a single reading
+        numbers them."""
+        rows = SheetRows(*self._settings, first_row=first_row)
+        numbered = enumerate(rows.rows(source), start=first_row)
+        yield from _records_under(header, numbered, self._title)
+        return rows.formulas.missing
+
+
+_BLOCK = 1 << 16
+SheetSettings = tuple[Sequence[str], dt.datetime, set[int], set[int]]
+
+
 def _rows_to_records(
-    rows: Iterator[tuple[Any, ...]], header_row: int, sheet: str
+    rows: Iterator[tuple[Any, ...]],
+    header_row: int,
+    sheet: str,
+    found_header: Callable[[list[str]], None] | None = None,
 ) -> Iterator[Record]:
-    header: list[str] | None = None
-    named = False
-    for number, row in enumerate(rows, start=1):
-        if number < header_row:
-            continue
-        if header is None:
+    numbered = enumerate(rows, start=1)
+    for number, row in numbered:
+        if number == header_row:
             header = _header(row, number, sheet)
-            named = all(header)
-            continue
+            if found_header is not None:
+                found_header(header)
+            yield from _records_under(header, numbered, sheet)
+            return
+    raise InvalidInput(f"sheet {sheet!r} has no header row {header_row}: it is empty", sheet=sheet)
+
+
+def _records_under(
+    header: list[str], numbered: Iterator[tuple[int, tuple[Any, ...]]], sheet: str
+) -> Iterator[Record]:
+    named = all(header)
+    for number, row in numbered:
         if _BLANK.issuperset(row):
             continue
         if named and len(row) <= len(header) and _PLAIN.issuperset(map(type, row)):
@@ -126,10 +226,6 @@ def _rows_to_records(
             yield record
         else:
             yield _record(header, row, number, sheet)
-    if header is None:
-        raise InvalidInput(
-            f"sheet {sheet!r} has no header row {header_row}: it is empty", sheet=sheet
-        )
 
 
 _BLANK = frozenset({None, ""})

@@ -18,7 +18,7 @@ import datetime as dt
 import xml.parsers.expat
 from collections.abc import Iterator, Sequence
 from functools import cache
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -33,6 +33,10 @@ _BLOCK = 1 << 16
 _MAX_ROW_BYTES = 16 << 20
 _HEAD, _ROWS, _EXPAT = range(3)
 Row = tuple[Any, ...]
+
+
+class Source(Protocol):
+    def read(self, size: int, /) -> bytes: ...
 
 
 class _PlainRow(NamedTuple):
@@ -54,13 +58,14 @@ class SheetRows:
         epoch: dt.datetime,
         date_styles: set[int],
         duration_styles: set[int],
+        first_row: int = 1,
     ) -> None:
         self._strings = strings
         self._epoch = epoch
         self._dates = date_styles
         self._durations = duration_styles
         self._ready: list[Row] = []
-        self._next_row = 1
+        self._next_row = first_row
         self._row_number = 0
         self._cells: list[tuple[int, Any]] = []
         self._column = 0
@@ -76,9 +81,49 @@ class SheetRows:
         self._prefixes: set[bytes] = set()
         self._json_row = grammar.json_row(frozenset(date_styles))
         self.formulas = FormulaCounter()
+        self._parser = self._new_parser()
+        self._pending, self._offset, self._mode = b"", 0, _HEAD
 
-    def rows(self, source: IO[bytes]) -> Iterator[Row]:
-        parser = self._parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+    def rows(self, source: Source) -> Iterator[Row]:
+        while block := source.read(_BLOCK):
+            yield from self.feed(block)
+        yield from self.finish()
+
+    def feed(self, block: bytes) -> list[Row]:
+        """The rows that the sheet's next bytes completed."""
+        try:
+            self._pending, self._offset, self._mode = self._advance(
+                self._pending + block, self._offset, self._mode
+            )
+        except xml.parsers.expat.ExpatError as exc:
+            raise Declined(f"expat: {exc}") from exc
+        return self._drain()
+
+    def finish(self) -> list[Row]:
+        """The last rows, once the sheet's bytes have all been fed."""
+        try:
+            self._parser.Parse(self._pending, True)
+        except xml.parsers.expat.ExpatError as exc:
+            raise Declined(f"expat: {exc}") from exc
+        return self._drain()
+
+    @property
+    def between_rows(self) -> bool:
+        """Whether everything fed so far ends with a whole row inside <sheetData>, read by the
+        grammar: the next bytes may then be read on their own, after the sheet's head."""
+        return self._mode == _ROWS and not self._pending
+
+    @property
+    def next_row(self) -> int:
+        """The number the next row given must have; a row numbered below it is skipped."""
+        return self._next_row
+
+    @property
+    def sheet_data_at(self) -> int:
+        return self._sheet_data_at
+
+    def _new_parser(self) -> Any:
+        parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
         parser.buffer_text = True
         parser.buffer_size = _BLOCK
         parser.StartDoctypeDeclHandler = _refuse
@@ -87,15 +132,7 @@ class SheetRows:
         parser.EndElementHandler = self._end
         parser.CharacterDataHandler = self._characters
         parser.StartNamespaceDeclHandler = self._namespace
-        pending, offset, mode = b"", 0, _HEAD
-        try:
-            while block := source.read(_BLOCK):
-                pending, offset, mode = self._advance(pending + block, offset, mode)
-                yield from self._drain()
-            parser.Parse(pending, True)
-        except xml.parsers.expat.ExpatError as exc:
-            raise Declined(f"expat: {exc}") from exc
-        yield from self._drain()
+        return parser
 
     def _advance(self, pending: bytes, offset: int, mode: int) -> tuple[bytes, int, int]:
         """Feed what can be fed; returns the bytes kept back, their offset, and the mode.
