@@ -43,7 +43,7 @@ class ExcelReader:
             # openpyxl keeps the sheet's archive path private; its API has no public name for it
             member = sheet._worksheet_path.lstrip("/")
             if self._streaming:
-                read = self._read_streaming(workbook, sheet, archive, member, stream.scratch)
+                read = self._read_streaming(workbook, sheet, archive, member, stream, details)
             else:
                 read = self._read_with_openpyxl(sheet, archive, member)
             uncached = yield from read
@@ -75,7 +75,8 @@ class ExcelReader:
         sheet: Any,
         archive: zipfile.ZipFile,
         member: str,
-        scratch: Path | None,
+        stream: SourceStream,
+        details: ReadDetails,
     ) -> Generator[Record, None, int]:
         """The same from the sheet's XML, formulas counted on the way (excel_rows); a long sheet
         by two processes at once (excel_split)."""
@@ -85,10 +86,13 @@ class ExcelReader:
             set(workbook._date_formats),
             set(workbook._timedelta_formats),
         )
-        size = archive.getinfo(member).file_size
+        size, scratch = archive.getinfo(member).file_size, stream.scratch
         if scratch is not None and size >= excel_split.SPLIT_MIN_BYTES:
             halves = _Halves(settings, sheet.title, self._header_row, lambda: archive.open(member))
-            return (yield from halves.read(excel_split.cut_target(size), scratch))
+            uncached = yield from halves.read(excel_split.cut_target(size), scratch)
+            if halves.taken:
+                details.notes["read_in_two_processes"] = True
+            return uncached
         rows = SheetRows(*settings)
         with archive.open(member) as source:
             yield from _rows_to_records(rows.rows(source), self._header_row, sheet.title)
@@ -129,15 +133,15 @@ class _Halves:
         self._header_row = header_row
         self._open = open_sheet
         self._header_sent = False
+        self.taken = False
 
     def read(self, target: int, scratch: Path) -> Generator[Record, None, int]:
         rows = SheetRows(*self._settings)
         half = excel_split.SecondHalf(self._open, self._read_from, target, scratch)
         try:
-            taken: list[bool] = []
-            first = self._first_half(rows, half, excel_split.SplitFinder(target), taken)
+            first = self._first_half(rows, half, excel_split.SplitFinder(target))
             yield from _rows_to_records(first, self._header_row, self._title, self._send(half))
-            if not taken:
+            if not self.taken:
                 return rows.formulas.missing
             yield from half.records()
             return rows.formulas.missing + half.formulas
@@ -149,7 +153,6 @@ class _Halves:
         rows: SheetRows,
         half: excel_split.SecondHalf,
         finder: excel_split.SplitFinder,
-        taken: list[bool],
     ) -> Iterator[tuple[Any, ...]]:
         """The rows up to the cut; from there on too, unless the other process takes over."""
         with self._open() as source:
@@ -163,7 +166,7 @@ class _Halves:
                 and rows.between_rows
                 and half.takes_over(finder, rows.sheet_data_at, rows.next_row)
             ):
-                taken.append(True)
+                self.taken = True
                 return
             half.close()
             yield from rows.feed(finder.rest() if rest is None else rest)

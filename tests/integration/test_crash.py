@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import time
+import zipfile
 
+import orjson
 import pytest
 
+from bench import data
 from bench.soak import soak
+from ingestd.readers import excel_split
+from ingestd.readers.excel import ExcelReader
 from tests import workbooks
+from tests.differential import outcome
 from tests.integration.conftest import Spool, inbox_config, wait_until
 
 KILLS = 24
@@ -69,3 +75,32 @@ def test_a_100k_row_workbook_survives_sigkill_while_staging_and_sending(
     assert ingestion["duplicates"] <= 2
     expected = [dict(zip(header, row, strict=True)) for row in rows]
     assert receiver.records(ingestion["ingestion_id"]) == expected
+
+
+def test_a_sheet_read_by_two_processes_survives_sigkill_while_staging(
+    tmp_path, spool, receiver, daemon
+):
+    """A sheet long enough to be read in two halves (excel.md): killed while both processes
+    read it, then run again, every row arrives exactly once, in order, as one reading makes it."""
+    workbook = data.write_xlsx(tmp_path / "catalog.xlsx", 30_000)
+    sheet_size = zipfile.ZipFile(workbook).getinfo("xl/worksheets/sheet1.xml").file_size
+    assert sheet_size >= excel_split.SPLIT_MIN_BYTES
+    expected = outcome(ExcelReader(streaming=True), workbook)
+    assert isinstance(expected, list) and len(expected) == 30_000
+    daemon.configure([inbox_config(spool.root, receiver, chunk_records=1000, settle_seconds=0.05)])
+    spool.inbox.mkdir(parents=True)
+    spool.drop("catalog.xlsx", workbook.read_bytes())
+
+    daemon.start()
+    wait_until(spool.work_claims, what="the workbook claimed")
+    time.sleep(0.3)
+    daemon.process.kill()
+    assert progress(receiver) == (0, 0)
+    daemon.start()
+    wait_until(lambda: spool.data_files("done"), timeout=120, what="the workbook in done/")
+
+    (ingestion,) = receiver.ingestions()
+    received = receiver.records(ingestion["ingestion_id"])
+    assert [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in received] == expected
+    staged = [e for e in daemon.log_lines() if e.get("event") == "validated and staged"][-1]
+    assert staged["read_in_two_processes"] is True and staged["records"] == 30_000
