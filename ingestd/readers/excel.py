@@ -126,13 +126,16 @@ class _Halves:
     """A sheet read by this process up to its middle and by a forked one after it."""
 
     def __init__(
-        self, settings: SheetSettings, title: str, header_row: int, open_sheet: Any
+        self,
+        settings: SheetSettings,
+        title: str,
+        header_row: int,
+        open_sheet: Callable[[], IO[bytes]],
     ) -> None:
         self._settings = settings
         self._title = title
         self._header_row = header_row
         self._open = open_sheet
-        self._header_sent = False
         self.taken = False
 
     def read(self, target: int, scratch: Path) -> Generator[Record, None, int]:
@@ -140,7 +143,7 @@ class _Halves:
         half = excel_split.SecondHalf(self._open, self._read_from, target, scratch)
         try:
             first = self._first_half(rows, half, excel_split.SplitFinder(target))
-            yield from _rows_to_records(first, self._header_row, self._title, self._send(half))
+            yield from _rows_to_records(first, self._header_row, self._title, half.send_header)
             if not self.taken:
                 return rows.formulas.missing
             yield from half.records()
@@ -162,7 +165,7 @@ class _Halves:
                 yield from rows.feed(ready)
             if (
                 rest is not None
-                and self._header_sent
+                and half.header_sent
                 and rows.between_rows
                 and half.takes_over(finder, rows.sheet_data_at, rows.next_row)
             ):
@@ -173,13 +176,6 @@ class _Halves:
             while block := source.read(_BLOCK):
                 yield from rows.feed(block)
             yield from rows.finish()
-
-    def _send(self, half: excel_split.SecondHalf) -> Any:
-        def send(header: list[str]) -> None:
-            self._header_sent = True
-            half.send_header(header)
-
-        return send
 
     def _read_from(
         self, source: Source, first_row: int, header: list[str]

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable, Generator, Iterator
 from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import orjson
 
@@ -100,15 +100,17 @@ class SecondHalf:
         self._tail = tempfile.TemporaryFile(dir=scratch)  # noqa: SIM115 - closed by close()
         self._conn, theirs = Pipe()
         self._pid = os.fork()
-        if self._pid == 0:  # pragma: no cover - the child process; its results are what is tested
+        if self._pid == 0:  # the child: never returns
             self._conn.close()
-            _child(theirs, self._tail.fileno(), open_sheet, read_from, target)
+            tail = self._tail.fileno()
+            _child(theirs, lambda: _read_second_half(theirs, tail, open_sheet, read_from, target))
         theirs.close()
         self._running = True
-        self._split: dict[str, int] | None = None
+        self.header_sent = False
         self.formulas = 0
 
     def send_header(self, header: list[str]) -> None:
+        self.header_sent = True
         with contextlib.suppress(OSError):  # it has ended: the cut will not be taken
             self._conn.send_bytes(orjson.dumps(header))
 
@@ -162,17 +164,11 @@ class SecondHalf:
             return None
 
 
-def _child(
-    conn: Connection,
-    tail: int,
-    open_sheet: Callable[[], IO[bytes]],
-    read_from: ReadFrom,
-    target: int,
-) -> None:  # pragma: no cover - runs in the forked process
+def _child(conn: Connection, work: Callable[[], None]) -> NoReturn:
     code = 0
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        _read_second_half(conn, tail, open_sheet, read_from, target)
+        work()
     except BaseException as exc:  # whatever happened, the reader reads on without it
         code = 1
         with contextlib.suppress(BaseException):
@@ -187,7 +183,7 @@ def _read_second_half(
     open_sheet: Callable[[], IO[bytes]],
     read_from: ReadFrom,
     target: int,
-) -> None:  # pragma: no cover - runs in the forked process
+) -> None:
     with open_sheet() as sheet:
         finder, head, rest = SplitFinder(target), b"", None
         while rest is None:

@@ -29,6 +29,19 @@ def progress(receiver) -> tuple[int, int]:
     return sum(i["chunks"] for i in ingestions), sum(1 for i in ingestions if i["completed"])
 
 
+def kill_while_staging(workbook, spool, receiver, daemon, chunk_records, after) -> None:
+    daemon.configure(
+        [inbox_config(spool.root, receiver, chunk_records=chunk_records, settle_seconds=0.05)]
+    )
+    spool.inbox.mkdir(parents=True)
+    spool.drop("catalog.xlsx", workbook.read_bytes())
+    daemon.start()
+    wait_until(spool.work_claims, what="the workbook claimed")
+    time.sleep(after)
+    daemon.process.kill()  # in the validation pass: nothing may have been sent
+    assert progress(receiver) == (0, 0)
+
+
 def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path):
     """The soak (bench/soak.py) in small: a mixed JSON and Excel workload, the daemon killed at
     two dozen random moments and the receiver twice; every record arrives exactly once."""
@@ -50,15 +63,7 @@ def test_a_100k_row_workbook_survives_sigkill_while_staging_and_sending(
         [f"S{i:06d}", f"Prodüct {i}", round(i * 1.01, 2), i, i % 2 == 0] for i in range(100_000)
     ]
     workbook = workbooks.large(tmp_path / "catalog.xlsx", header, rows)
-    daemon.configure([inbox_config(spool.root, receiver, chunk_records=500, settle_seconds=0.05)])
-    spool.inbox.mkdir(parents=True)
-    spool.drop("catalog.xlsx", workbook.read_bytes())
-
-    daemon.start()
-    wait_until(spool.work_claims, what="the workbook claimed")
-    time.sleep(0.5)
-    daemon.process.kill()  # in the validation pass: nothing may have been sent
-    assert progress(receiver) == (0, 0)
+    kill_while_staging(workbook, spool, receiver, daemon, chunk_records=500, after=0.5)
     for chunks in (40, 120):
         daemon.start()
         wait_until(
@@ -87,15 +92,7 @@ def test_a_sheet_read_by_two_processes_survives_sigkill_while_staging(
     assert sheet_size >= excel_split.SPLIT_MIN_BYTES
     expected = outcome(ExcelReader(streaming=True), workbook)
     assert isinstance(expected, list) and len(expected) == 30_000
-    daemon.configure([inbox_config(spool.root, receiver, chunk_records=1000, settle_seconds=0.05)])
-    spool.inbox.mkdir(parents=True)
-    spool.drop("catalog.xlsx", workbook.read_bytes())
-
-    daemon.start()
-    wait_until(spool.work_claims, what="the workbook claimed")
-    time.sleep(0.3)
-    daemon.process.kill()
-    assert progress(receiver) == (0, 0)
+    kill_while_staging(workbook, spool, receiver, daemon, chunk_records=1000, after=0.3)
     daemon.start()
     wait_until(lambda: spool.data_files("done"), timeout=120, what="the workbook in done/")
 
