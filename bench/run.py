@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     workbook = excel_file(args.rows, work)
     excel_runs = [excel.end_to_end(workbook, work / "excel") for _ in slow]
     excel_s, excel_mb = median([r[0] for r in excel_runs]), median([r[1] for r in excel_runs])
+    excel_together_mb = median([r[2] for r in excel_runs])
     openpyxl = _median_baseline(excel.OPENPYXL_LOOP, workbook, slow)
     calamine = _median_baseline(excel.CALAMINE, workbook, slow)
 
@@ -274,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
         (
             f"Excel end to end ({args.rows} rows, rows/s)",
             args.rows / excel_s,
-            f"peak {excel_mb:.0f} MB",
+            f"peak {excel_mb:.0f} MB; all processes together {excel_together_mb:.0f} MB (PSS)",
         ),
         (
             "  vs openpyxl read-only loop",

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -33,14 +34,67 @@ def proc_status(pid: int, key: str) -> int:
     raise KeyError(key)
 
 
+def family(pid: int) -> list[int]:
+    """The process and its descendants (the forkserver, the parsers' children and theirs)."""
+    found = [pid]
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            for child in children.read_text().split():
+                found += family(int(child))
+    return found
+
+
 def family_peak_mb(pid: int) -> float:
     """The largest VmHWM among the daemon and its descendants (the parsers' children)."""
     peaks = [proc_status(pid, "VmHWM") / 1024]
-    for children in Path(f"/proc/{pid}/task").glob("*/children"):
-        for child in children.read_text().split():
-            with contextlib.suppress(FileNotFoundError, KeyError, ProcessLookupError):
-                peaks.append(family_peak_mb(int(child)))
+    for member in family(pid)[1:]:
+        with contextlib.suppress(FileNotFoundError, KeyError, ProcessLookupError):
+            peaks.append(proc_status(member, "VmHWM") / 1024)
     return max(peaks)
+
+
+class MemorySampler:
+    """Samples the daemon's processes every `every` seconds while a run goes on, so that a
+    process that ends before the run does (a long sheet's second half) is counted too: the
+    largest VmHWM of any of them, and the largest sum of their proportional set sizes (each
+    shared page counted once, in parts)."""
+
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        self._pid = pid
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.largest_mb = 0.0
+        self.together_mb = 0.0
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self._sample()
+
+    def _sample(self) -> None:
+        together = 0.0
+        for member in family(self._pid):
+            with contextlib.suppress(FileNotFoundError, KeyError, ProcessLookupError):
+                peak = proc_status(member, "VmHWM") / 1024
+                self.largest_mb = max(self.largest_mb, peak)
+                together += _pss_kb(member) / 1024
+        self.together_mb = max(self.together_mb, together)
+
+
+def _pss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    raise KeyError("Pss")
 
 
 def cpu_seconds(pid: int) -> float:
