@@ -103,7 +103,6 @@ class Ingestion:
         staged = inbox.stager(
             claim.data, reader, inbox.limits, claim.staged, claim.index, self._checkpoint
         )
-        durable.fsync_dir(claim.folder)
         failpoints.reached("staged")
         ingestion = protocol.ingestion_id(
             inbox.name,

@@ -112,12 +112,15 @@ def stage_file(
     index: Path,
     checkpoint: Callable[[], None] | None = None,
 ) -> Staged:
-    """Open the claimed file safely (no links, no FIFOs) and stage it."""
+    """Open the claimed file safely (no links, no FIFOs) and stage it; the staged file's and
+    the index's names are durable when this returns, before any journal vouches for them."""
     fd, _ = durable.open_regular(path)
     try:
-        return stage(fd, reader, limits, staged, index, checkpoint)
+        result = stage(fd, reader, limits, staged, index, checkpoint)
     finally:
         os.close(fd)
+    durable.fsync_dir(staged.parent)
+    return result
 
 
 def private_mode(dropped_mode: int) -> int:

@@ -166,6 +166,8 @@ def test_nothing_is_sent_before_the_step_it_depends_on_is_durable(traced):
     )
     assert None not in (staged, index, tmp_synced, renamed)
     assert staged < renamed and index < renamed and tmp_synced < renamed
+    # the staged file's and the index's names are durable before the journal vouches for them
+    assert first(calls, fsync_of(folder), max(staged, index), renamed) is not None
     assert first(calls, fsync_of(folder), renamed, sends[0]) is not None
     # every acknowledgement is appended and fsynced before the next chunk is sent
     for before, after in zip(sends, [*sends[1:], len(calls)], strict=True):
