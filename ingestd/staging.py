@@ -20,7 +20,7 @@ from ingestd import durable
 from ingestd.core.chunking import ChunkLimits, ChunkPlanner, ChunkSpan
 from ingestd.errors import InvalidInput
 from ingestd.gcpause import gc_paused
-from ingestd.readers import Declined, ReadDetails, Reader, SourceStream
+from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, SourceStream
 
 _BUFFER = 1 << 20
 _CHECKPOINT_EVERY = 1024
@@ -136,6 +136,8 @@ def _create(path: Path, mode: int) -> BinaryIO:
 
 
 def _canonical(record: object, index: int, position: int, details: ReadDetails) -> bytes:
+    if type(record) is CanonicalRecord:
+        return record
     if isinstance(record, dict):
         try:
             return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)

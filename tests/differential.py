@@ -9,8 +9,9 @@ from pathlib import Path
 import orjson
 
 from ingestd.errors import InvalidInput
-from ingestd.readers import Declined, ReadDetails, Reader, SourceStream
+from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, SourceStream
 
+SORTED = orjson.OPT_SORT_KEYS
 DECLINED = "declined"
 REJECTED = "rejected"
 
@@ -21,7 +22,10 @@ def outcome(
     fd = os.open(path, os.O_RDONLY)
     try:
         records = list(reader.records(SourceStream(fd, scratch), details or ReadDetails()))
-        return [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records]
+        return [
+            bytes(r) if isinstance(r, CanonicalRecord) else orjson.dumps(r, option=SORTED)
+            for r in records
+        ]
     except Declined:
         return DECLINED
     except (InvalidInput, orjson.JSONEncodeError):

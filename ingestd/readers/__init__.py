@@ -20,6 +20,12 @@ from typing import Any, Protocol
 
 Record = dict[str, Any]
 
+
+class CanonicalRecord(bytes):
+    """A record already in its canonical form (`orjson.dumps` with sorted keys), as a reader
+    hands over records another of its processes serialized: staging takes it as it is."""
+
+
 EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".ods"})
 
 
@@ -119,7 +125,9 @@ class Reader(Protocol):
     fast: Reader | None
     """A faster reader that yields the same records or raises Declined; None if there is none."""
 
-    def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
+    def records(
+        self, stream: SourceStream, details: ReadDetails
+    ) -> Iterator[Record | CanonicalRecord]:
         """Yield the file's records in order; raise InvalidInput on anything unreadable."""
 
 

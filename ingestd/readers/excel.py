@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from ingestd.errors import Interrupted, InvalidInput
-from ingestd.readers import Declined, ReadDetails, Reader, Record, SourceStream, excel_split
+from ingestd.readers import (
+    CanonicalRecord,
+    Declined,
+    ReadDetails,
+    Reader,
+    Record,
+    SourceStream,
+    excel_split,
+)
 from ingestd.readers.excel_rows import FormulaCounter, SheetRows, Source, column_letter
 from ingestd.readers.workbook_zip import SAVE_AS_XLSX, open_workbook_zip
 
@@ -33,7 +41,9 @@ class ExcelReader:
         self._streaming = streaming
         self.fast: Reader | None = None if streaming else ExcelReader(sheet, header_row, True)
 
-    def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
+    def records(
+        self, stream: SourceStream, details: ReadDetails
+    ) -> Iterator[Record | CanonicalRecord]:
         f = stream.seekable()
         archive = open_workbook_zip(f)
         workbook = _load(f)
@@ -77,7 +87,7 @@ class ExcelReader:
         member: str,
         stream: SourceStream,
         details: ReadDetails,
-    ) -> Generator[Record, None, int]:
+    ) -> Generator[Record | CanonicalRecord, None, int]:
         """The same from the sheet's XML, formulas counted on the way (excel_rows); a long sheet
         by two processes at once (excel_split)."""
         settings: SheetSettings = (
@@ -138,7 +148,7 @@ class _Halves:
         self._open = open_sheet
         self.taken = False
 
-    def read(self, target: int, scratch: Path) -> Generator[Record, None, int]:
+    def read(self, target: int, scratch: Path) -> Generator[Record | CanonicalRecord, None, int]:
         rows = SheetRows(*self._settings)
         half = excel_split.SecondHalf(self._open, self._read_from, target, scratch)
         try:

@@ -30,7 +30,7 @@ from typing import IO, Any, NoReturn
 
 import orjson
 
-from ingestd.readers import Declined, Record
+from ingestd.readers import CanonicalRecord, Declined, Record
 from ingestd.readers.excel_rows import Source
 
 SPLIT_MIN_BYTES = 32 << 20  # below this the fork and the second pass over the head cost more
@@ -127,7 +127,7 @@ class SecondHalf:
             and message["first_row"] >= next_row
         )
 
-    def records(self) -> Iterator[Record]:
+    def records(self) -> Iterator[CanonicalRecord]:
         """Its records as it writes them; Declined if it ends without finishing."""
         read = 0
         while True:
@@ -140,7 +140,7 @@ class SecondHalf:
             if written > read:
                 data = os.pread(self._tail.fileno(), written - read, read)
                 read = written
-                yield from map(orjson.loads, data.splitlines())
+                yield from map(CanonicalRecord, data.splitlines())
             if message.get("done"):
                 self.formulas = message["formulas"]
                 return
@@ -208,7 +208,7 @@ def _read_second_half(
         written = 0
         while True:
             try:
-                lines.append(orjson.dumps(next(records)))
+                lines.append(orjson.dumps(next(records), option=orjson.OPT_SORT_KEYS))
             except StopIteration as end:
                 formulas = end.value
                 break
