@@ -36,6 +36,9 @@ Row = tuple[Any, ...]
 
 
 class Source(Protocol):
+    """What a sheet is read from: a zip member, or a sheet's head joined to the bytes after a
+    cut (excel_split)."""
+
     def read(self, size: int, /) -> bytes: ...
 
 
