@@ -2,10 +2,11 @@
 
 A reader turns a claimed file into records (JSON objects as Python dicts) and raises
 InvalidInput, saying where, for anything it cannot read. Values must be JSON-safe: str, int,
-finite float, bool, None, lists and dicts of them. What a reader learns on the way (the sheet it
-read, counts worth telling the operator) goes into the `ReadDetails` it is handed. Everything
-after the reader (checking each record, staging, chunking, checksums, sending) is the same for
-every format.
+finite float, bool, None, lists and dicts of them; a record another of the reader's processes
+already serialized canonically comes as a `CanonicalRecord`. What a reader learns on the way
+(the sheet it read, counts worth telling the operator) goes into the `ReadDetails` it is
+handed. Everything after the reader (checking each record, staging, chunking, checksums,
+sending) is the same for every format.
 """
 
 from __future__ import annotations
