@@ -112,8 +112,9 @@ class SheetRows:
 
     @property
     def between_rows(self) -> bool:
-        """Whether everything fed so far ends with a whole row inside <sheetData>, read by the
-        grammar: the next bytes may then be read on their own, after the sheet's head."""
+        """Whether everything fed so far ends with a whole row inside <sheetData>, still in the
+        row-by-row mode (rows found by the grammar, read by it or handed to expat one at a
+        time): the next bytes may then be read on their own, after the sheet's head."""
         return self._mode == _ROWS and not self._pending
 
     @property
