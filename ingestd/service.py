@@ -130,8 +130,8 @@ class InboxService:
 
     def wake(self) -> None:
         self.events.put(None)
-        for _ in range(self.settings.workers):
-            self._claims.put(None)
+        if not self._delivering_the_rest() or not self._threads[0].is_alive():
+            self._stop_workers()
 
     def retire(self, handing_over: bool) -> None:
         """Stop claiming; workers finish the file in flight, then end. Files claimed but not
@@ -158,6 +158,15 @@ class InboxService:
             return False
         return not self.progress.stalled()
 
+    def _delivering_the_rest(self) -> bool:
+        """Retiring without a successor: every file claimed is delivered. The workers are then
+        told to stop by the scout once it has ended, after any claim it made meanwhile."""
+        return self._retiring.is_set() and not self._handing_over and not self.runtime.stop.is_set()
+
+    def _stop_workers(self) -> None:
+        for _ in range(self.settings.workers):
+            self._claims.put(None)
+
     def _handed_over(self) -> bool:
         return self._retiring.is_set() and self._handing_over
 
@@ -167,6 +176,13 @@ class InboxService:
     # -- the scout: resume, settle, claim -------------------------------------------------------
 
     def _scout(self) -> None:
+        try:
+            self._look_out()
+        finally:
+            if self._delivering_the_rest():
+                self._stop_workers()
+
+    def _look_out(self) -> None:
         spool, clock, stop = self.runtime.spool, self.runtime.clock, self.runtime.stop
         for claim in spool.claims():
             if not self._hand_over(claim):

@@ -222,6 +222,55 @@ def test_a_removed_inbox_finishes_its_file_in_flight_before_it_stops(tmp_path):
         app.close()
 
 
+def test_a_file_claimed_while_its_removed_inbox_retires_is_still_delivered(tmp_path):
+    """The scout claims a file (renamed into work/) and the reload removing its inbox comes
+    before the claim reaches the workers: the workers must not stop ahead of it."""
+    app = ReceiverApp(tmp_path / "receiver")
+    path = tmp_path / "config.toml"
+    path.write_text(_inbox_config(tmp_path, "keep") + _inbox_config(tmp_path, "drop"))
+    from ingestd.settings import load
+
+    daemon = Daemon(
+        load(path), SystemClock(), Notifier(RecordingNotifier()), into(app), config_path=path
+    )
+    daemon.start()
+    spool = daemon.services["drop"].runtime.spool
+    claim, renamed, go_on = spool.claim, threading.Event(), threading.Event()
+
+    def claim_then_wait(name, now):
+        claimed = claim(name, now)
+        renamed.set()
+        go_on.wait(30)
+        return claimed
+
+    spool.claim = claim_then_wait
+    try:
+        (tmp_path / "drop" / "inbox" / "late-claim.json").write_bytes(orjson.dumps([{"a": 1}]))
+        assert renamed.wait(30)
+        path.write_text(_inbox_config(tmp_path, "keep"))
+        assert daemon.reload()
+        go_on.set()
+
+        def drop_stopped() -> bool:
+            daemon.tick()
+            return not daemon.retiring()
+
+        wait_until(drop_stopped, what="the removed inbox to stop")
+        assert list((tmp_path / "drop" / "done").glob("*/*/late-claim.json"))
+        assert not list((tmp_path / "drop" / "work").iterdir())
+    finally:
+        go_on.set()
+        daemon.shutdown()
+        app.close()
+
+
+def _inbox_config(tmp_path, name: str) -> str:
+    return (
+        f'[[inbox]]\nname = "{name}"\nroot = "{tmp_path / name}"\n'
+        'callback_url = "http://127.0.0.1:9/cb"\nsettle_seconds = 0.05\nrescan_seconds = 0.2\n'
+    )
+
+
 def test_a_changed_inbox_leaves_files_claimed_ahead_to_its_next_service(tmp_path):
     """Reload changing an inbox: the old service finishes its file in flight only; a file it
     had claimed but not begun waits in work/ and is read with the new settings."""
