@@ -247,9 +247,11 @@ class InboxService:
             self._claims.put(claim)
 
     def _hand_over(self, claim: Claim) -> bool:
+        """Queue a claim left by an earlier run once a worker can take it; False if it is to
+        stay in work/ (shutdown, or a successor service takes the inbox over)."""
         while not self._permits.acquire(timeout=0.5):
             self.progress.beat()
-            if self._stopping():
+            if self.runtime.stop.is_set() or self._handed_over():
                 return False
         self._claims.put(claim)
         return True

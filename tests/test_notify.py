@@ -16,7 +16,9 @@ from ingestd.daemon import Daemon
 from ingestd.notify import Notifier, watchdog_interval
 from ingestd.progress import InboxProgress
 from ingestd.receiver.app import ReceiverApp
+from ingestd.service import claim_limit
 from ingestd.settings import from_mapping
+from ingestd.spool import Layout, Spool
 from tests.fakes import FakeClock, RecordingNotifier
 from tests.harness import into
 from tests.integration.conftest import wait_until
@@ -260,6 +262,64 @@ def test_a_file_claimed_while_its_removed_inbox_retires_is_still_delivered(tmp_p
         assert not list((tmp_path / "drop" / "work").iterdir())
     finally:
         go_on.set()
+        daemon.shutdown()
+        app.close()
+
+
+def test_a_removed_inbox_delivers_the_claims_it_was_still_resuming(tmp_path):
+    """Claims left in work/ by an earlier run are handed to the workers a few at a time; a
+    reload removing the inbox meanwhile must not leave the rest of them behind."""
+    release = threading.Event()
+    app = ReceiverApp(tmp_path / "receiver")
+    layout = Layout(tmp_path / "drop")
+    layout.create()
+    spool = Spool(layout, ["*.json"])
+    for n in range(claim_limit(1) + 2):  # more than the scout may hand over at once
+        (layout.inbox / f"r{n}.json").write_bytes(orjson.dumps([{"n": n}]))
+        assert spool.claim(f"r{n}.json", time.time()) is not None
+    path = tmp_path / "config.toml"
+    path.write_text(_inbox_config(tmp_path, "keep") + _inbox_config(tmp_path, "drop"))
+    from ingestd.settings import load
+
+    daemon = Daemon(
+        load(path),
+        SystemClock(),
+        Notifier(RecordingNotifier()),
+        into(app, lambda request: release.wait(30) and None),
+        config_path=path,
+    )
+    daemon.start()
+    scout, permits = daemon.services["drop"]._threads[0], daemon.services["drop"]._permits
+    acquire, retired, scout_waited = permits.acquire, threading.Event(), threading.Event()
+
+    def watched(blocking: bool = True, timeout: float | None = None) -> bool:
+        got = acquire(blocking, timeout)
+        if not got and retired.is_set():
+            scout_waited.set()  # the scout waited for a worker past the reload
+        return got
+
+    permits.acquire = watched
+    try:
+        wait_until(lambda: "r0.json" in daemon.status_line(), what="the first claim in flight")
+        path.write_text(_inbox_config(tmp_path, "keep"))
+        assert daemon.reload()
+        retired.set()
+        wait_until(
+            lambda: scout_waited.is_set() or not scout.is_alive(),
+            what="the scout to wait past the reload for a worker, or to give up",
+        )
+        release.set()
+
+        def drop_stopped() -> bool:
+            daemon.tick()
+            return not daemon.retiring()
+
+        wait_until(drop_stopped, what="the removed inbox to stop")
+        done = sorted(p.name for p in layout.done.glob("*/*/r*.json"))
+        assert done == [f"r{n}.json" for n in range(claim_limit(1) + 2)]
+        assert not list(layout.work.iterdir())
+    finally:
+        release.set()
         daemon.shutdown()
         app.close()
 
