@@ -17,7 +17,7 @@ from ingestd.notify import Notifier, watchdog_interval
 from ingestd.progress import InboxProgress
 from ingestd.receiver.app import ReceiverApp
 from ingestd.service import claim_limit
-from ingestd.settings import from_mapping
+from ingestd.settings import from_mapping, load
 from ingestd.spool import Layout, Spool
 from tests.fakes import FakeClock, RecordingNotifier
 from tests.harness import into
@@ -174,24 +174,9 @@ def test_a_removed_inbox_finishes_its_file_in_flight_before_it_stops(tmp_path):
     def hang(request: httpx.Request) -> None:
         release.wait(30)
 
-    def config(*names: str) -> str:
-        return "".join(
-            f'[[inbox]]\nname = "{n}"\nroot = "{tmp_path / n}"\ncallback_url = "http://127.0.0.1:9/cb"\n'
-            "settle_seconds = 0.05\nrescan_seconds = 0.2\n"
-            for n in names
-        )
-
     path = tmp_path / "config.toml"
-    path.write_text(config("keep", "drop"))
-    from ingestd.settings import load
-
-    daemon = Daemon(
-        load(path),
-        SystemClock(),
-        Notifier(RecordingNotifier()),
-        into(app, hang),
-        config_path=path,
-    )
+    path.write_text(_inbox_config(tmp_path, "keep") + _inbox_config(tmp_path, "drop"))
+    daemon = _reloadable(path, app, hang)
     daemon.start()
     try:
         (tmp_path / "drop" / "inbox" / "held.json").write_bytes(orjson.dumps([{"a": 1}]))
@@ -201,7 +186,7 @@ def test_a_removed_inbox_finishes_its_file_in_flight_before_it_stops(tmp_path):
             lambda: list((tmp_path / "drop" / "work").glob("*/i-claimed.json")),
             what="the next file claimed",
         )
-        path.write_text(config("keep"))
+        path.write_text(_inbox_config(tmp_path, "keep"))
         assert daemon.reload()
         assert sorted(daemon.services) == ["keep"]
         (tmp_path / "drop" / "inbox" / "late.json").write_bytes(orjson.dumps([{"b": 2}]))
@@ -211,11 +196,7 @@ def test_a_removed_inbox_finishes_its_file_in_flight_before_it_stops(tmp_path):
         )
         assert daemon.retiring() == ["drop"]
 
-        def drop_stopped() -> bool:
-            daemon.tick()
-            return not daemon.retiring()
-
-        wait_until(drop_stopped, what="the removed inbox to stop")
+        _until_retired(daemon)
         assert (tmp_path / "drop" / "inbox" / "late.json").exists()
         assert list((tmp_path / "drop" / "done").glob("*/*/i-claimed.json"))  # claimed: delivered
     finally:
@@ -230,11 +211,7 @@ def test_a_file_claimed_while_its_removed_inbox_retires_is_still_delivered(tmp_p
     app = ReceiverApp(tmp_path / "receiver")
     path = tmp_path / "config.toml"
     path.write_text(_inbox_config(tmp_path, "keep") + _inbox_config(tmp_path, "drop"))
-    from ingestd.settings import load
-
-    daemon = Daemon(
-        load(path), SystemClock(), Notifier(RecordingNotifier()), into(app), config_path=path
-    )
+    daemon = _reloadable(path, app)
     daemon.start()
     spool = daemon.services["drop"].runtime.spool
     claim, renamed, go_on = spool.claim, threading.Event(), threading.Event()
@@ -253,11 +230,7 @@ def test_a_file_claimed_while_its_removed_inbox_retires_is_still_delivered(tmp_p
         assert daemon.reload()
         go_on.set()
 
-        def drop_stopped() -> bool:
-            daemon.tick()
-            return not daemon.retiring()
-
-        wait_until(drop_stopped, what="the removed inbox to stop")
+        _until_retired(daemon)
         assert list((tmp_path / "drop" / "done").glob("*/*/late-claim.json"))
         assert not list((tmp_path / "drop" / "work").iterdir())
     finally:
@@ -279,15 +252,7 @@ def test_a_removed_inbox_delivers_the_claims_it_was_still_resuming(tmp_path):
         assert spool.claim(f"r{n}.json", time.time()) is not None
     path = tmp_path / "config.toml"
     path.write_text(_inbox_config(tmp_path, "keep") + _inbox_config(tmp_path, "drop"))
-    from ingestd.settings import load
-
-    daemon = Daemon(
-        load(path),
-        SystemClock(),
-        Notifier(RecordingNotifier()),
-        into(app, lambda request: release.wait(30) and None),
-        config_path=path,
-    )
+    daemon = _reloadable(path, app, lambda request: release.wait(30) and None)
     daemon.start()
     scout, permits = daemon.services["drop"]._threads[0], daemon.services["drop"]._permits
     acquire, retired, scout_waited = permits.acquire, threading.Event(), threading.Event()
@@ -310,11 +275,7 @@ def test_a_removed_inbox_delivers_the_claims_it_was_still_resuming(tmp_path):
         )
         release.set()
 
-        def drop_stopped() -> bool:
-            daemon.tick()
-            return not daemon.retiring()
-
-        wait_until(drop_stopped, what="the removed inbox to stop")
+        _until_retired(daemon)
         done = sorted(p.name for p in layout.done.glob("*/*/r*.json"))
         assert done == [f"r{n}.json" for n in range(claim_limit(1) + 2)]
         assert not list(layout.work.iterdir())
@@ -324,11 +285,32 @@ def test_a_removed_inbox_delivers_the_claims_it_was_still_resuming(tmp_path):
         app.close()
 
 
-def _inbox_config(tmp_path, name: str) -> str:
+def _inbox_config(tmp_path, name: str, **extra: int) -> str:
     return (
         f'[[inbox]]\nname = "{name}"\nroot = "{tmp_path / name}"\n'
         'callback_url = "http://127.0.0.1:9/cb"\nsettle_seconds = 0.05\nrescan_seconds = 0.2\n'
+        + "".join(f"{key} = {value}\n" for key, value in extra.items())
     )
+
+
+def _reloadable(path, app, before=None) -> Daemon:
+    """A daemon on the config at `path`, sending into the receiver logic, that SIGHUP-style
+    reloads may change."""
+    return Daemon(
+        load(path),
+        SystemClock(),
+        Notifier(RecordingNotifier()),
+        into(app, before),
+        config_path=path,
+    )
+
+
+def _until_retired(daemon: Daemon) -> None:
+    def retired() -> bool:
+        daemon.tick()  # reaps a service whose threads have ended
+        return not daemon.retiring()
+
+    wait_until(retired, what="the removed inbox to stop")
 
 
 def test_a_changed_inbox_leaves_files_claimed_ahead_to_its_next_service(tmp_path):
@@ -341,20 +323,9 @@ def test_a_changed_inbox_leaves_files_claimed_ahead_to_its_next_service(tmp_path
         if orjson.loads(request.content)["source"]["file_name"] == "a-held.json":
             release.wait(30)
 
-    def config(chunk_records: int) -> str:
-        return (
-            f'[[inbox]]\nname = "p"\nroot = "{tmp_path / "p"}"\n'
-            'callback_url = "http://127.0.0.1:9/cb"\nsettle_seconds = 0.05\n'
-            f"rescan_seconds = 0.2\nchunk_records = {chunk_records}\n"
-        )
-
     path = tmp_path / "config.toml"
-    path.write_text(config(2))
-    from ingestd.settings import load
-
-    daemon = Daemon(
-        load(path), SystemClock(), Notifier(RecordingNotifier()), into(app, hang), config_path=path
-    )
+    path.write_text(_inbox_config(tmp_path, "p", chunk_records=2))
+    daemon = _reloadable(path, app, hang)
     daemon.start()
     try:
         inbox, work = tmp_path / "p" / "inbox", tmp_path / "p" / "work"
@@ -362,7 +333,7 @@ def test_a_changed_inbox_leaves_files_claimed_ahead_to_its_next_service(tmp_path
         (inbox / "b-next.json").write_bytes(orjson.dumps([{"b": n} for n in range(3)]))
         wait_until(lambda: "a-held.json" in daemon.status_line(), what="the file in flight")
         wait_until(lambda: list(work.glob("*/b-next.json")), what="the next file claimed")
-        path.write_text(config(1))
+        path.write_text(_inbox_config(tmp_path, "p", chunk_records=1))
         assert daemon.reload()
         release.set()
 

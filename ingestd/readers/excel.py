@@ -170,7 +170,7 @@ class _Halves:
         """The rows up to the cut; from there on too, unless the other process takes over."""
         with self._open() as source:
             rest = None
-            while rest is None and (block := source.read(_BLOCK)):
+            while rest is None and (block := source.read(excel_split.BLOCK)):
                 ready, rest = finder.feed(block)
                 yield from rows.feed(ready)
             if (
@@ -183,7 +183,7 @@ class _Halves:
                 return
             half.close()
             yield from rows.feed(finder.rest() if rest is None else rest)
-            while block := source.read(_BLOCK):
+            while block := source.read(excel_split.BLOCK):
                 yield from rows.feed(block)
             yield from rows.finish()
 
@@ -198,7 +198,6 @@ class _Halves:
         return rows.formulas.missing
 
 
-_BLOCK = 1 << 16
 SheetSettings = tuple[Sequence[str], dt.datetime, set[int], set[int]]
 
 

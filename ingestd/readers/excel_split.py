@@ -34,6 +34,7 @@ from ingestd.readers import CanonicalRecord, Declined, Record
 from ingestd.readers.excel_rows import Source
 
 SPLIT_MIN_BYTES = 32 << 20  # below this the fork and the second pass over the head cost more
+BLOCK = 1 << 16  # bytes of the sheet read at a time, by either process
 _SHEET_DATA = b"<sheetData>"
 _MARKER = b'<row r="'
 _ROW_NUMBER = re.compile(rb'<row r="([1-9][0-9]{0,6})"')
@@ -187,7 +188,7 @@ def _read_second_half(
     with open_sheet() as sheet:
         finder, head, rest = SplitFinder(target), b"", None
         while rest is None:
-            block = sheet.read(1 << 16)
+            block = sheet.read(BLOCK)
             if not block:
                 raise Declined("no row to cut at")
             ready, rest = finder.feed(block)
