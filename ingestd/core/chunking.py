@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,29 @@ def checksum(records_json: bytes) -> str:
     return hashlib.sha256(records_json).hexdigest()
 
 
+def array_checksum(lines: list[bytes]) -> str:
+    """The checksum of the array whose records have these canonical forms: `[`, the forms joined
+    by commas, `]`."""
+    digest = hashlib.sha256(b"[")
+    digest.update(b",".join(lines))
+    digest.update(b"]")
+    return digest.hexdigest()
+
+
+_BETWEEN = orjson.Fragment(b"\x00")
+
+
+def canonical_lines(values: list[Any]) -> list[bytes]:
+    """Each value's canonical form, from one serialization of the whole list, about twice as fast
+    as one call per value. orjson writes every control character inside a string as an escape, so
+    a raw NUL in its output can only be the marker placed between the values."""
+    if not values:
+        return []
+    spaced: list[Any] = [_BETWEEN] * (2 * len(values) - 1)
+    spaced[::2] = values
+    return orjson.dumps(spaced, option=orjson.OPT_SORT_KEYS)[1:-1].split(b",\x00,")
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A closed chunk: where it lies, and its staged bytes (its records, one per line)."""
@@ -102,16 +128,13 @@ class ChunkPlanner:
 
     def _close(self) -> Chunk:
         lines = b"\n".join(self._lines) + b"\n"
-        digest = hashlib.sha256(b"[")
-        digest.update(b",".join(self._lines))
-        digest.update(b"]")
         span = ChunkSpan(
             number=self._number,
             record_offset=self._records_seen,
             record_count=len(self._lines),
             byte_start=self._bytes_seen,
             byte_end=self._bytes_seen + len(lines),
-            checksum=digest.hexdigest(),
+            checksum=array_checksum(self._lines),
         )
         self._number += 1
         self._records_seen += len(self._lines)

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from ingestd.core.chunking import array_checksum, canonical_lines
 from ingestd.core.protocol import CHECKSUM_MISMATCH, OUT_OF_ORDER
 from ingestd.gcpause import gc_paused
 from ingestd.receiver.store import Store
@@ -59,8 +60,8 @@ class ReceiverApp:
         records = payload.get("records")
         if not isinstance(number, int) or not isinstance(records, list):
             return _json(400, {"ack": False, "error": "chunk_number or records missing"})
-        lines = [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records]
-        if _array_checksum(lines) != payload.get("checksum"):
+        lines = canonical_lines(records)
+        if array_checksum(lines) != payload.get("checksum"):
             return _refuse(CHECKSUM_MISMATCH)
         row = self.store.ingestion(ingestion)
         if row.completed:
@@ -112,15 +113,6 @@ def _source(payload: dict[str, Any]) -> dict[str, str]:
     if not isinstance(source, dict):
         return {}
     return {k: str(v) for k, v in source.items() if isinstance(k, str)}
-
-
-def _array_checksum(lines: list[bytes]) -> str:
-    """The checksum of the records array, from its records' canonical forms: the array's
-    canonical form is exactly those joined by commas in brackets."""
-    digest = hashlib.sha256(b"[")
-    digest.update(b",".join(lines))
-    digest.update(b"]")
-    return digest.hexdigest()
 
 
 def _digest_matches(headers: Mapping[str, str], body: bytes) -> bool:

@@ -1,10 +1,19 @@
 import hashlib
 import itertools
+import random
 
 import orjson
 import pytest
 
-from ingestd.core.chunking import ChunkLimits, ChunkPlanner, ChunkSpan, checksum, records_array
+from ingestd.core.chunking import (
+    ChunkLimits,
+    ChunkPlanner,
+    ChunkSpan,
+    array_checksum,
+    canonical_lines,
+    checksum,
+    records_array,
+)
 
 
 def canonical(record: dict) -> bytes:
@@ -95,3 +104,53 @@ def test_span_packs_to_a_fixed_size_and_back():
     packed = span.pack()
     assert len(packed) == ChunkSpan.SIZE
     assert ChunkSpan.unpack(packed) == span
+
+
+_AWKWARD = [
+    "\x00",
+    ",\x00,",
+    "\\u0000",
+    "},{",
+    "\n",
+    '"',
+    "\\",
+    "é",
+    "\u2028",
+    "\U0001f600",
+    "\x1f",
+    "",
+]
+
+
+def _text(rng: random.Random) -> str:
+    return "".join(rng.choice(_AWKWARD) for _ in range(rng.randrange(4)))
+
+
+def _value(rng: random.Random, depth: int = 0) -> object:
+    kind = rng.randrange(9 if depth < 3 else 6)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rng.choice([True, False])
+    if kind == 2:
+        return rng.randint(-(2**63), 2**63 - 1)
+    if kind == 3:
+        return round(rng.uniform(-1e6, 1e6), rng.randrange(4))
+    if kind in (4, 5):
+        return _text(rng)
+    if kind in (6, 7):
+        return {
+            _text(rng) + rng.choice("abé"): _value(rng, depth + 1) for _ in range(rng.randrange(5))
+        }
+    return [_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+
+
+def test_canonical_lines_equal_one_serialization_per_value():
+    """The receiver's one-call serialization gives each record's canonical form, whatever its
+    strings hold: NULs, the marker's own bytes, escapes, separators, any nesting."""
+    rng = random.Random(7)
+    for _ in range(3000):
+        values = [_value(rng) for _ in range(rng.randrange(6))]
+        lines = canonical_lines(values)
+        assert lines == [orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in values]
+        assert array_checksum(lines) == checksum(orjson.dumps(values, option=orjson.OPT_SORT_KEYS))
