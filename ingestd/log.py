@@ -11,7 +11,9 @@ import structlog
 
 
 def setup(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
-    """Log to `stream` (stdout): JSON lines, or the console renderer on a terminal."""
+    """Log to `stream` (stdout): JSON lines, or the console renderer on a terminal. Each line is
+    written with its newline in one call (print() made two), so a line up to the pipe's atomic
+    size never interleaves with another process's on journald's pipe."""
     stream = stream or sys.stdout
     console = fmt == "console" or (fmt == "auto" and stream.isatty())
     renderer: Any = (
@@ -30,7 +32,7 @@ def setup(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) 
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=structlog.WriteLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
 

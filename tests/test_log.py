@@ -42,3 +42,27 @@ def test_level_filters():
     structlog.get_logger().info("quiet")
     structlog.get_logger().warning("loud")
     assert [orjson.loads(line)["event"] for line in out.getvalue().splitlines()] == ["loud"]
+
+
+class CountingRaw(io.RawIOBase):
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.writes.append(bytes(data))
+        return len(data)
+
+
+def test_each_line_reaches_the_stream_in_one_write():
+    """On journald's pipe, one write of up to 4 kB is never interleaved with another writer's.
+    The stream is stdout as the unit's PYTHONUNBUFFERED=1 makes it: text written straight to
+    the file descriptor."""
+    raw = CountingRaw()
+    log.setup("info", "json", io.TextIOWrapper(raw, encoding="utf-8", write_through=True))
+    structlog.get_logger().info("claimed", inbox="p")
+    structlog.get_logger().info("file finished", inbox="p")
+    assert [orjson.loads(w)["event"] for w in raw.writes] == ["claimed", "file finished"]
+    assert all(w.endswith(b"}\n") for w in raw.writes)
