@@ -161,9 +161,11 @@ def _kind(value: object) -> str:
 
 
 def read_span(index: Path, number: int) -> ChunkSpan:
-    with open(index, "rb") as f:
-        f.seek(number * ChunkSpan.SIZE)
-        data = f.read(ChunkSpan.SIZE)
+    fd = os.open(index, os.O_RDONLY | os.O_CLOEXEC)  # one pread: a buffered file took 7 syscalls
+    try:
+        data = os.pread(fd, ChunkSpan.SIZE, number * ChunkSpan.SIZE)
+    finally:
+        os.close(fd)
     if len(data) != ChunkSpan.SIZE:
         raise EOFError(f"chunk {number} is missing from the index")
     return ChunkSpan.unpack(data)
