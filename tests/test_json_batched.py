@@ -18,6 +18,7 @@ import pytest
 
 from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
+from ingestd.readers import CanonicalRecord, ReadDetails, SourceStream
 from ingestd.readers.json import JsonReader
 from ingestd.readers.json_batched import BatchedJsonReader
 from ingestd.staging import stage
@@ -183,6 +184,31 @@ def test_valid_catalog_is_read_by_the_fast_path(tmp_path):
     (tmp_path / "c.json").write_bytes(orjson.dumps(records, option=orjson.OPT_INDENT_2))
     got = outcome(BatchedJsonReader(block_size=10_000), tmp_path / "c.json")
     assert got == [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records]
+
+
+def test_records_are_handed_over_in_canonical_form(tmp_path):
+    """Staging takes them as they are, without serializing each again."""
+    (tmp_path / "c.json").write_bytes(b'[{"b": 1, "a": [2.5, null]}, {"z": {"y": "\\u00e9"}}]')
+    fd = os.open(tmp_path / "c.json", os.O_RDONLY)
+    try:
+        records = list(BatchedJsonReader().records(SourceStream(fd), ReadDetails()))
+    finally:
+        os.close(fd)
+    assert records == [b'{"a":[2.5,null],"b":1}', '{"z":{"y":"é"}}'.encode()]
+    assert all(type(r) is CanonicalRecord for r in records)
+
+
+def test_a_record_that_is_not_an_object_is_reported_by_the_reference_reader(tmp_path):
+    (tmp_path / "mixed.json").write_bytes(b'[{"a": 1}, [2], {"b": 3}]')
+    assert outcome(BatchedJsonReader(), tmp_path / "mixed.json") == DECLINED
+    fd = os.open(tmp_path / "mixed.json", os.O_RDONLY)
+    try:
+        with pytest.raises(InvalidInput) as failure:
+            stage(fd, JsonReader(), ChunkLimits(10, 1 << 20), tmp_path / "s", tmp_path / "i")
+    finally:
+        os.close(fd)
+    assert str(failure.value).startswith("record 1 is an array, not an object")
+    assert failure.value.where["record_index"] == 1
 
 
 def test_staging_falls_back_to_the_reference_report(tmp_path):

@@ -83,7 +83,11 @@ def canonical_lines(values: list[Any]) -> list[bytes]:
         return []
     spaced: list[Any] = [_BETWEEN] * (2 * len(values) - 1)
     spaced[::2] = values
-    return orjson.dumps(spaced, option=orjson.OPT_SORT_KEYS)[1:-1].split(b",\x00,")
+    try:
+        marked = orjson.dumps(spaced, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # a value nested as deep as orjson goes is one too deep here
+        return [orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in values]
+    return marked[1:-1].split(b",\x00,")
 
 
 @dataclass(frozen=True)

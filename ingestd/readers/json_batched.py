@@ -20,7 +20,8 @@ from collections.abc import Iterator
 
 import orjson
 
-from ingestd.readers import Declined, ReadDetails, Reader, Record, SourceStream
+from ingestd.core.chunking import canonical_lines
+from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, Record, SourceStream
 
 _BLOCK = 1 << 20
 _MAX_PENDING = 64 << 20  # a record larger than this goes to the reference reader
@@ -41,7 +42,7 @@ class BatchedJsonReader:
     def __init__(self, block_size: int = _BLOCK) -> None:
         self._block = block_size
 
-    def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
+    def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[CanonicalRecord]:
         pending = _after_opening_bracket(stream, self._block)
         cuts = 0
         while True:
@@ -55,13 +56,13 @@ class BatchedJsonReader:
                     raise Declined("no record boundary within the pending bytes")
                 continue
             records, resume = cut
-            yield from records
+            yield from _canonical(records)
             cuts += 1
             pending = pending[resume:]
         last = _parse(b"[" + pending)
         if not last and not cuts:
             raise Declined("an empty array")
-        yield from last
+        yield from _canonical(last)
 
 
 def _after_opening_bracket(stream: SourceStream, size: int) -> bytes:
@@ -98,6 +99,18 @@ def _cut(pending: bytes) -> tuple[list[Record], int] | None:
         except Declined:
             continue
     return None
+
+
+def _canonical(records: list[Record]) -> list[CanonicalRecord]:
+    """A piece's records in canonical form, serialized by one call (`canonical_lines`), so that
+    staging takes them as they are. Anything but objects is left to the reference reader,
+    which reports the record and where it is."""
+    if not all(type(r) is dict for r in records):
+        raise Declined("a record that is not an object")
+    try:
+        return list(map(CanonicalRecord, canonical_lines(records)))
+    except orjson.JSONEncodeError as exc:
+        raise Declined(f"orjson: {exc}") from exc
 
 
 def _skip_spaces(data: bytes, at: int) -> int:

@@ -154,3 +154,13 @@ def test_canonical_lines_equal_one_serialization_per_value():
         lines = canonical_lines(values)
         assert lines == [orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in values]
         assert array_checksum(lines) == checksum(orjson.dumps(values, option=orjson.OPT_SORT_KEYS))
+
+
+def test_canonical_lines_of_a_value_nested_as_deep_as_orjson_goes():
+    """orjson serializes 254 levels and no more: inside the list that one call makes, such a
+    value is one level too deep, and each value is then serialized on its own."""
+    deep: object = 1
+    for _ in range(254):
+        deep = {"a": deep}
+    lines = canonical_lines([{"b": 1}, deep])
+    assert lines == [b'{"b":1}', orjson.dumps(deep, option=orjson.OPT_SORT_KEYS)]
