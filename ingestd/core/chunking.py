@@ -76,9 +76,10 @@ _BETWEEN = orjson.Fragment(b"\x00")
 
 
 def canonical_lines(values: list[Any]) -> list[bytes]:
-    """Each value's canonical form, from one serialization of the whole list, about twice as fast
-    as one call per value. orjson writes every control character inside a string as an escape, so
-    a raw NUL in its output can only be the marker placed between the values."""
+    """Each value's canonical form, from one serialization of the whole list: the lines are
+    exactly as long as their bytes, where one call per value left each holding more memory
+    until freed. orjson writes every control character inside a string as an escape, so a raw
+    NUL in its output can only be the marker placed between the values."""
     if not values:
         return []
     spaced: list[Any] = [_BETWEEN] * (2 * len(values) - 1)
