@@ -87,9 +87,8 @@ class SourceStream:
 
 
 class _PositionalReader(io.RawIOBase):
-    def __init__(self, fd: int, scratch: Path | None = None) -> None:
+    def __init__(self, fd: int) -> None:
         self._fd = fd
-        self.scratch = scratch  # a folder beside the file where a reader may keep a temporary file
         self._position = 0
 
     def readable(self) -> bool:
