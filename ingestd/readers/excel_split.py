@@ -17,21 +17,17 @@ decides, as for any sheet the streaming reader does not finish.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import os
 import re
-import signal
-import tempfile
-from collections.abc import Callable, Generator, Iterator
-from multiprocessing.connection import Connection, Pipe
+from collections.abc import Callable, Generator
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO
 
 import orjson
 
-from ingestd.readers import CanonicalRecord, Declined, Record
+from ingestd.readers import Declined, Record
 from ingestd.readers.excel_rows import Source
+from ingestd.readers.forked import ForkedHalf, TailWriter
 
 SPLIT_MIN_BYTES = 32 << 20  # below this the fork and the second pass over the head cost more
 BLOCK = 1 << 16  # bytes of the sheet read at a time, by either process
@@ -40,9 +36,6 @@ _MARKER = b'<row r="'
 _ROW_NUMBER = re.compile(rb'<row r="([1-9][0-9]{0,6})"')
 _HOLD = 32  # bytes kept back so that a marker or a row number is never judged half seen
 _MAX_HEAD = 16 << 20
-_FLUSH_EVERY = 1024
-_WAIT_SECONDS = 0.5
-_PR_SET_PDEATHSIG = 1
 
 
 def cut_target(size: int) -> int:
@@ -92,32 +85,30 @@ ReadFrom = Callable[[Source, int, list[str]], Generator[Record, None, int]]
 header; returns the number of formulas without a cached value."""
 
 
-class SecondHalf:
+class SecondHalf(ForkedHalf):
     """The forked process reading the rows after the cut, seen from the one that forked it."""
 
     def __init__(
         self, open_sheet: Callable[[], IO[bytes]], read_from: ReadFrom, target: int, scratch: Path
     ) -> None:
-        self._tail = tempfile.TemporaryFile(dir=scratch)  # noqa: SIM115 - closed by close()
-        self._conn, theirs = Pipe()
-        self._pid = os.fork()
-        if self._pid == 0:  # the child: never returns
-            self._conn.close()
-            tail = self._tail.fileno()
-            _child(theirs, lambda: _read_second_half(theirs, tail, open_sheet, read_from, target))
-        theirs.close()
-        self._running = True
+        super().__init__(
+            lambda conn, out: _read_second_half(conn, out, open_sheet, read_from, target),
+            scratch,
+            "second half of the sheet",
+        )
         self.header_sent = False
-        self.formulas = 0
+
+    @property
+    def formulas(self) -> int:
+        return int(self.done.get("formulas", 0))
 
     def send_header(self, header: list[str]) -> None:
         self.header_sent = True
-        with contextlib.suppress(OSError):  # it has ended: the cut will not be taken
-            self._conn.send_bytes(orjson.dumps(header))
+        self.send(header)
 
     def takes_over(self, finder: SplitFinder, sheet_data_at: int, next_row: int) -> bool:
         """Whether its records are those a single reading would make from the cut on."""
-        message = self._next()
+        message = self.message()
         if message is None or "split" not in message:
             return False
         # the head check is implied today (the rows are read by the grammar only after the
@@ -128,59 +119,10 @@ class SecondHalf:
             and message["first_row"] >= next_row
         )
 
-    def records(self) -> Iterator[CanonicalRecord]:
-        """Its records as it writes them; Declined if it ends without finishing."""
-        read = 0
-        while True:
-            message = self._next()
-            if message is None:
-                raise Declined("the process reading the second half of the sheet ended")
-            if "failed" in message:
-                raise Declined(f"second half of the sheet: {message['failed']}")
-            written = message["written"]
-            if written > read:
-                data = os.pread(self._tail.fileno(), written - read, read)
-                read = written
-                yield from map(CanonicalRecord, data.splitlines())
-            if message.get("done"):
-                self.formulas = message["formulas"]
-                return
-
-    def close(self) -> None:
-        if self._running:
-            self._running = False
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-            os.waitpid(self._pid, 0)
-        self._conn.close()
-        self._tail.close()
-
-    def _next(self) -> dict[str, Any] | None:
-        while self._running and not self._conn.poll(_WAIT_SECONDS):
-            if os.waitpid(self._pid, os.WNOHANG) != (0, 0):
-                self._running = False
-        try:
-            return orjson.loads(self._conn.recv_bytes())  # type: ignore[no-any-return]
-        except (EOFError, OSError):
-            return None
-
-
-def _child(conn: Connection, work: Callable[[], None]) -> NoReturn:
-    code = 0
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        work()
-    except BaseException as exc:  # whatever happened, the reader reads on without it
-        code = 1
-        with contextlib.suppress(BaseException):
-            conn.send_bytes(orjson.dumps({"failed": f"{type(exc).__name__}: {exc}"}))
-    finally:
-        os._exit(code)
-
 
 def _read_second_half(
     conn: Connection,
-    tail: int,
+    out: TailWriter,
     open_sheet: Callable[[], IO[bytes]],
     read_from: ReadFrom,
     target: int,
@@ -205,30 +147,12 @@ def _read_second_half(
         header = orjson.loads(conn.recv_bytes())
         joined = _Joined(head[: finder.head_end] + rest, sheet)
         records = read_from(joined, finder.first_row, header)
-        lines: list[bytes] = []
-        written = 0
         while True:
             try:
-                lines.append(orjson.dumps(next(records), option=orjson.OPT_SORT_KEYS))
+                out.add(orjson.dumps(next(records), option=orjson.OPT_SORT_KEYS))
             except StopIteration as end:
-                formulas = end.value
-                break
-            if len(lines) == _FLUSH_EVERY:
-                written += _write(tail, lines)
-                lines = []
-                conn.send_bytes(orjson.dumps({"written": written}))
-        written += _write(tail, lines)
-        conn.send_bytes(orjson.dumps({"written": written, "done": True, "formulas": formulas}))
-
-
-def _write(fd: int, lines: list[bytes]) -> int:
-    if not lines:
-        return 0
-    data = b"\n".join(lines) + b"\n"
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-    return len(data)
+                out.finish(formulas=end.value)
+                return
 
 
 class _Joined:
