@@ -81,6 +81,11 @@ class SourceStream:
     def size(self) -> int:
         return os.fstat(self._fd).st_size
 
+    @property
+    def fd(self) -> int:
+        """The descriptor, for a forked process reading by position (os.pread)."""
+        return self._fd
+
     def seekable(self) -> io.BufferedReader:
         """A random-access view of the same descriptor with its own position."""
         return io.BufferedReader(_PositionalReader(self._fd), buffer_size=1 << 16)

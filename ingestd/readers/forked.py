@@ -14,7 +14,7 @@ import ctypes
 import os
 import signal
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 from types import TracebackType
@@ -43,8 +43,8 @@ class TailWriter:
         if len(self._lines) >= _FLUSH_EVERY:
             self._flush()
 
-    def add_all(self, lines: list[bytes]) -> None:
-        self._lines += lines
+    def add_all(self, lines: Iterable[bytes]) -> None:
+        self._lines.extend(lines)
         if len(self._lines) >= _FLUSH_EVERY:
             self._flush()
 
