@@ -163,7 +163,7 @@ def _find_cut(fd: int, target: int, block: int) -> tuple[int, int]:
     """Where the `}` before the cut ends and where the `{` after it begins: the first `}`, comma
     and `{` after `target` from which the text reads as records (not one inside a string, say).
     Parsing only guides the choice; the first process still decides whether to take it."""
-    window = os.pread(fd, max(2 * block, 1 << 16), target)
+    window = os.pread(fd, max(block // 4, 1 << 16), target)
     for found in itertools.islice(_CUT.finditer(window), _CUT_CANDIDATES):
         if _cut(window[found.end() - 1 :]) is not None:
             return target + found.start() + 1, target + found.end() - 1
