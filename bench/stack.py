@@ -36,11 +36,14 @@ def proc_status(pid: int, key: str) -> int:
 
 def family(pid: int) -> list[int]:
     """The process and its descendants (the forkserver, the parsers' children and theirs)."""
-    found = [pid]
+    return [pid] + [member for child in children(pid) for member in family(child)]
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
     with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-        for children in Path(f"/proc/{pid}/task").glob("*/children"):
-            for child in children.read_text().split():
-                found += family(int(child))
+        for listed in Path(f"/proc/{pid}/task").glob("*/children"):
+            found += map(int, listed.read_text().split())
     return found
 
 
@@ -137,6 +140,7 @@ class Stack:
     def __enter__(self) -> Stack:
         self.start_receiver()
         self.start_daemon()
+        self._wait(self._warm, "the parser processes", 60)
         return self
 
     def start_receiver(self) -> None:
@@ -230,6 +234,14 @@ class Stack:
     def _log(self, name: str) -> bytes:
         path = self.root / name
         return path.read_bytes() if path.exists() else b""
+
+    def _warm(self) -> bool:
+        """Each worker's parser process is up (a child of the forkserver, itself the daemon's
+        child): a figure that starts with a drop measures a daemon already serving, as a
+        nightly import meets it, not one still starting its processes."""
+        assert self.daemon is not None
+        parsers = sum(len(family(c)) - 1 for c in children(self.daemon.pid))
+        return parsers >= int(self.inbox.get("workers", 1))
 
     def _healthy(self) -> bool:
         try:
