@@ -10,8 +10,9 @@ import pytest
 
 from bench import data
 from bench.soak import soak
-from ingestd.readers import excel_split
+from ingestd.readers import excel_split, json_batched
 from ingestd.readers.excel import ExcelReader
+from ingestd.readers.json_batched import BatchedJsonReader
 from tests import workbooks
 from tests.differential import outcome
 from tests.integration.conftest import Spool, inbox_config, wait_until
@@ -29,12 +30,12 @@ def progress(receiver) -> tuple[int, int]:
     return sum(i["chunks"] for i in ingestions), sum(1 for i in ingestions if i["completed"])
 
 
-def kill_while_staging(workbook, spool, receiver, daemon, chunk_records, after) -> None:
+def kill_while_staging(source, spool, receiver, daemon, chunk_records, after) -> None:
     daemon.configure(
         [inbox_config(spool.root, receiver, chunk_records=chunk_records, settle_seconds=0.05)]
     )
     spool.inbox.mkdir(parents=True)
-    spool.drop("catalog.xlsx", workbook.read_bytes())
+    spool.drop(f"catalog{source.suffix}", source.read_bytes())
     daemon.start()
     wait_until(spool.work_claims, what="the workbook claimed")
     time.sleep(after)
@@ -101,3 +102,25 @@ def test_a_sheet_read_by_two_processes_survives_sigkill_while_staging(
     assert [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in received] == expected
     staged = [e for e in daemon.log_lines() if e.get("event") == "validated and staged"][-1]
     assert staged["read_in_two_processes"] is True and staged["records"] == 30_000
+
+
+def test_a_json_array_read_by_two_processes_survives_sigkill_while_staging(
+    tmp_path, spool, receiver, daemon
+):
+    """A file long enough to be read in two halves (design.md, "Two JSON readers"): killed
+    while both processes read it, then run again, every record arrives exactly once, in order."""
+    catalog = data.write_json_sized(
+        tmp_path / "catalog.json", json_batched.SPLIT_MIN_BYTES * 5 // 4
+    )
+    assert catalog.stat().st_size >= json_batched.SPLIT_MIN_BYTES
+    expected = outcome(BatchedJsonReader(), catalog)
+    assert isinstance(expected, list) and len(expected) > 30_000
+    kill_while_staging(catalog, spool, receiver, daemon, chunk_records=1000, after=0.3)
+    daemon.start()
+    wait_until(lambda: spool.data_files("done"), timeout=120, what="the catalog in done/")
+
+    (ingestion,) = receiver.ingestions()
+    received = receiver.records(ingestion["ingestion_id"])
+    assert [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in received] == expected
+    staged = [e for e in daemon.log_lines() if e.get("event") == "validated and staged"][-1]
+    assert staged["read_in_two_processes"] is True and staged["records"] == len(expected)
