@@ -108,6 +108,7 @@ class InboxService:
             stager=self._stager,
         )
         self._retiring = threading.Event()
+        self._leftovers_queued = threading.Event()  # the scout queued what it can of work/
         self._handing_over = False
         self._claims: queue.SimpleQueue[Claim | None] = queue.SimpleQueue()
         self._permits = threading.Semaphore(claim_limit(settings.workers))
@@ -179,6 +180,7 @@ class InboxService:
         try:
             self._look_out()
         finally:
+            self._leftovers_queued.set()
             if self._delivering_the_rest():
                 self._stop_workers()
 
@@ -187,6 +189,7 @@ class InboxService:
         for claim in spool.claims():
             if not self._hand_over(claim):
                 return
+        self._leftovers_queued.set()
         settler = Settler(self.settings.settle_seconds)
         next_rescan = 0.0
         while not self._stopping():
@@ -249,10 +252,12 @@ class InboxService:
     def _hand_over(self, claim: Claim) -> bool:
         """Queue a claim left by an earlier run once a worker can take it; False if it is to
         stay in work/ (shutdown, or a successor service takes the inbox over)."""
-        while not self._permits.acquire(timeout=0.5):
-            self.progress.beat()
-            if self.runtime.stop.is_set() or self._handed_over():
-                return False
+        if not self._permits.acquire(blocking=False):
+            self._leftovers_queued.set()  # as many are queued as can be: workers start on them
+            while not self._permits.acquire(timeout=0.5):
+                self.progress.beat()
+                if self.runtime.stop.is_set() or self._handed_over():
+                    return False
         self._claims.put(claim)
         return True
 
@@ -277,6 +282,7 @@ class InboxService:
         self._stager.stage_ahead(lambda current: self._stage_ahead(held, current))
         while True:
             self.progress.idle()
+            self._leftovers_queued.wait()  # a file an earlier run left resumes without a parser
             try:
                 claim = held.pop() if held else self._claims.get_nowait()
             except queue.Empty:
