@@ -31,18 +31,21 @@ def receiver_transport(app: ReceiverApp, together: threading.Barrier | None) -> 
     return into(app, hold)
 
 
-def run_service(
-    tmp_path, names: list[str], together: threading.Barrier | None = None, **overrides
-) -> tuple[InboxService, ReceiverApp]:
-    settings = InboxSettings(
+def inbox_settings(tmp_path, **overrides) -> InboxSettings:
+    return InboxSettings(
         name="p",
         root=tmp_path / "spool",
         callback_url="http://127.0.0.1:9/callback",
         settle_seconds=0.05,
-        chunk_records=2,
         rescan_seconds=0.1,
         **overrides,
     )
+
+
+def run_service(
+    tmp_path, names: list[str], together: threading.Barrier | None = None, **overrides
+) -> tuple[InboxService, ReceiverApp]:
+    settings = inbox_settings(tmp_path, chunk_records=2, **overrides)
     app = ReceiverApp(tmp_path / "receiver")
     stop = threading.Event()
     service = InboxService(settings, SystemClock(), stop, receiver_transport(app, together))
@@ -104,16 +107,11 @@ def test_a_file_left_in_work_is_taken_up_before_the_parser_process_starts(tmp_pa
     most of the resume figure's margin) and only then take the claim. Here that start never
     ends until the test is over, and the scout lists work/ only once a worker started one (or
     after 2 s): the claim must still be delivered."""
-    settings = InboxSettings(
-        name="p",
-        root=tmp_path / "spool",
-        callback_url="http://127.0.0.1:9/callback",
-        settle_seconds=0.05,
-        rescan_seconds=0.1,
-    )
     app = ReceiverApp(tmp_path / "receiver")
     stop = threading.Event()
-    service = InboxService(settings, SystemClock(), stop, receiver_transport(app, None))
+    service = InboxService(
+        inbox_settings(tmp_path), SystemClock(), stop, receiver_transport(app, None)
+    )
     (service.layout.inbox / "left.json").write_bytes(b'[{"sku": "L1"}]')
     assert service.runtime.spool.claim("left.json", SystemClock().now()) is not None
     preparing, release = threading.Event(), threading.Event()

@@ -22,11 +22,12 @@ import pytest
 
 from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
-from ingestd.readers import ReadDetails, SourceStream, excel_split
+from ingestd.readers import ReadDetails, excel_split
 from ingestd.readers.excel import ExcelReader
 from ingestd.staging import stage_file
 from tests import workbooks
 from tests.differential import DECLINED, REJECTED, outcome
+from tests.processes import alive, check_abandoned_reading, children
 from tests.test_excel_rows import GHOST, SHEET, workbook
 
 STREAMING = ExcelReader(streaming=True)
@@ -43,7 +44,7 @@ def split_all(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_two_halves_read_what_one_reading_reads(tmp_path, monkeypatch, split_all):
     rng = random.Random(11)
     monkeypatch.setattr(excel_split, "cut_target", rng.randrange)
-    before = set(_children())
+    before = set(children())
     seen = {"same records": 0, "both gave up": 0, "taken": 0}
     for n in range(240):
         path, _ = workbook(rng, tmp_path / f"w{n}.xlsx")
@@ -60,7 +61,7 @@ def test_two_halves_read_what_one_reading_reads(tmp_path, monkeypatch, split_all
         seen["same records"] += 1
     assert seen["same records"] > 100 and seen["both gave up"] > 20, seen
     assert seen["taken"] > 60, seen
-    assert set(_children()) <= before, "a process reading a second half outlived its reading"
+    assert set(children()) <= before, "a process reading a second half outlived its reading"
 
 
 def _long_sheet(path: Path, rows: int = 400) -> Path:
@@ -161,17 +162,7 @@ def test_staging_a_split_sheet_stages_the_same_bytes(tmp_path, monkeypatch):
 
 
 def test_an_abandoned_reading_stops_the_other_process(tmp_path, split_all):
-    path = _long_sheet(tmp_path / "w.xlsx", rows=3000)
-    before = set(_children())
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        records = STREAMING.records(SourceStream(fd, tmp_path), ReadDetails())
-        next(records)
-        assert len(set(_children()) - before) == 1
-        records.close()
-    finally:
-        os.close(fd)
-    assert set(_children()) <= before
+    check_abandoned_reading(STREAMING, _long_sheet(tmp_path / "w.xlsx", rows=3000), tmp_path)
 
 
 def test_the_other_process_dies_with_the_reader(tmp_path):
@@ -196,36 +187,14 @@ def test_the_other_process_dies_with_the_reader(tmp_path):
     )
     try:
         assert reader.stdout is not None and reader.stdout.readline() == b"reading\n"
-        (other,) = _children(reader.pid)
+        (other,) = children(reader.pid)
         os.kill(reader.pid, signal.SIGKILL)
         reader.wait(timeout=10)
         deadline = time.monotonic() + 10
-        while _alive(other) and time.monotonic() < deadline:
+        while alive(other) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert not _alive(other)
+        assert not alive(other)
     finally:
         if reader.poll() is None:
             reader.kill()
             reader.wait()
-
-
-def _children(parent: int | None = None) -> list[int]:
-    parent = os.getpid() if parent is None else parent
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                found.append(int(entry))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"

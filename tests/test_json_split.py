@@ -12,12 +12,12 @@ import pytest
 
 from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
-from ingestd.readers import ReadDetails, SourceStream, json_batched
+from ingestd.readers import ReadDetails, json_batched
 from ingestd.readers.json import JsonReader
 from ingestd.readers.json_batched import BatchedJsonReader
 from ingestd.staging import stage
 from tests.differential import DECLINED, outcome
-from tests.test_excel_split import _children
+from tests.processes import check_abandoned_reading, children
 from tests.test_json_batched import document
 
 TAKEN = "read_in_two_processes"
@@ -43,7 +43,7 @@ def test_two_processes_read_what_one_reads(tmp_path, monkeypatch, split_all):
     rng = random.Random(5)
     monkeypatch.setattr(json_batched, "cut_target", rng.randrange)
     reader = BatchedJsonReader(block_size=32)
-    before = set(_children())
+    before = set(children())
     seen = {"same records": 0, "both declined": 0, "taken": 0}
     path = tmp_path / "doc.json"
     for _ in range(400):
@@ -60,7 +60,7 @@ def test_two_processes_read_what_one_reads(tmp_path, monkeypatch, split_all):
         assert split.notes == single.notes
     assert seen["same records"] > 120 and seen["both declined"] > 120, seen
     assert seen["taken"] > 40, seen
-    assert set(_children()) <= before, "a process reading a second half outlived its reading"
+    assert set(children()) <= before, "a process reading a second half outlived its reading"
 
 
 def test_a_long_file_is_staged_the_same_by_two_processes(tmp_path, monkeypatch):
@@ -138,17 +138,7 @@ def test_a_bad_record_after_the_cut_gets_the_reference_report(tmp_path, monkeypa
 
 
 def test_an_abandoned_reading_leaves_no_second_process(tmp_path, split_all):
-    path = _catalog(tmp_path / "c.json", count=20000)
-    before = set(_children())
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        records = BatchedJsonReader().records(SourceStream(fd, tmp_path), ReadDetails())
-        next(records)
-        assert len(set(_children()) - before) == 1
-        records.close()
-    finally:
-        os.close(fd)
-    assert set(_children()) <= before
+    check_abandoned_reading(BatchedJsonReader(), _catalog(tmp_path / "c.json", 20000), tmp_path)
 
 
 def _stage(path: Path, folder: Path):

@@ -43,6 +43,18 @@ def kill_while_staging(source, spool, receiver, daemon, chunk_records, after) ->
     assert progress(receiver) == (0, 0)
 
 
+def check_delivered_once_after_a_split(spool, receiver, daemon, expected: list[bytes]) -> None:
+    """Run again after kill_while_staging: every record once, in order, as one reading makes
+    them, and the file staged again by two processes."""
+    daemon.start()
+    wait_until(lambda: spool.data_files("done"), timeout=120, what="the file in done/")
+    (ingestion,) = receiver.ingestions()
+    received = receiver.records(ingestion["ingestion_id"])
+    assert [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in received] == expected
+    staged = [e for e in daemon.log_lines() if e.get("event") == "validated and staged"][-1]
+    assert staged["read_in_two_processes"] is True and staged["records"] == len(expected)
+
+
 def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path):
     """The soak (bench/soak.py) in small: a mixed JSON and Excel workload, the daemon killed at
     two dozen random moments and the receiver twice; every record arrives exactly once."""
@@ -94,14 +106,7 @@ def test_a_sheet_read_by_two_processes_survives_sigkill_while_staging(
     expected = outcome(ExcelReader(streaming=True), workbook)
     assert isinstance(expected, list) and len(expected) == 30_000
     kill_while_staging(workbook, spool, receiver, daemon, chunk_records=1000, after=0.3)
-    daemon.start()
-    wait_until(lambda: spool.data_files("done"), timeout=120, what="the workbook in done/")
-
-    (ingestion,) = receiver.ingestions()
-    received = receiver.records(ingestion["ingestion_id"])
-    assert [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in received] == expected
-    staged = [e for e in daemon.log_lines() if e.get("event") == "validated and staged"][-1]
-    assert staged["read_in_two_processes"] is True and staged["records"] == 30_000
+    check_delivered_once_after_a_split(spool, receiver, daemon, expected)
 
 
 def test_a_json_array_read_by_two_processes_survives_sigkill_while_staging(
@@ -116,11 +121,4 @@ def test_a_json_array_read_by_two_processes_survives_sigkill_while_staging(
     expected = outcome(BatchedJsonReader(), catalog)
     assert isinstance(expected, list) and len(expected) > 30_000
     kill_while_staging(catalog, spool, receiver, daemon, chunk_records=1000, after=0.3)
-    daemon.start()
-    wait_until(lambda: spool.data_files("done"), timeout=120, what="the catalog in done/")
-
-    (ingestion,) = receiver.ingestions()
-    received = receiver.records(ingestion["ingestion_id"])
-    assert [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in received] == expected
-    staged = [e for e in daemon.log_lines() if e.get("event") == "validated and staged"][-1]
-    assert staged["read_in_two_processes"] is True and staged["records"] == len(expected)
+    check_delivered_once_after_a_split(spool, receiver, daemon, expected)
