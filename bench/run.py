@@ -76,7 +76,7 @@ def json_end_to_end(path: Path, workdir: Path) -> dict[str, float]:
             "staging": float(staged["seconds"]),
             "sending": sending,
             "receiver_busy": (cpu_seconds(stack.receiver.pid) - receiver_cpu) / sending,
-            "family_mb": max(memory.largest_mb, family_peak_mb(stack.daemon.pid)),
+            "family_mb": memory.largest_mb,  # its last sample is taken once the file is done
             "together_mb": memory.together_mb,
             "at_rest_mb": at_rest,
             "receiver_share": (cpu_seconds(stack.receiver.pid) - receiver_cpu)

@@ -5,21 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bench import stack
 from ingestd.readers import ReadDetails, Reader, SourceStream
 
 
 def children(parent: int | None = None) -> list[int]:
-    parent = os.getpid() if parent is None else parent
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                found.append(int(entry))
-    return found
+    return stack.children(os.getpid() if parent is None else parent)
 
 
 def alive(pid: int) -> bool:

@@ -150,16 +150,13 @@ class _Halves:
 
     def read(self, target: int, scratch: Path) -> Generator[Record | CanonicalRecord, None, int]:
         rows = SheetRows(*self._settings)
-        half = excel_split.SecondHalf(self._open, self._read_from, target, scratch)
-        try:
+        with excel_split.SecondHalf(self._open, self._read_from, target, scratch) as half:
             first = self._first_half(rows, half, excel_split.SplitFinder(target))
             yield from _rows_to_records(first, self._header_row, self._title, half.send_header)
             if not self.taken:
                 return rows.formulas.missing
             yield from half.records()
             return rows.formulas.missing + half.formulas
-        finally:
-            half.close()
 
     def _first_half(
         self,

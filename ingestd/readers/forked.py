@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Self
 
 import orjson
 
@@ -87,7 +87,7 @@ class ForkedHalf:
         self._running = True
         self.done: dict[str, Any] = {}
 
-    def __enter__(self) -> ForkedHalf:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
