@@ -12,7 +12,7 @@ import orjson
 from ingestd import durable
 from ingestd.core import protocol
 from ingestd.core.retry import backoff_delay
-from ingestd.errors import Interrupted, ReceiverRejected, ReceiverUnavailable
+from ingestd.errors import Interrupted, ReceiverLostState, ReceiverRejected, ReceiverUnavailable
 from ingestd.runtime import InboxRuntime, iso
 from ingestd.spool import RETRY_STATE, Claim
 
@@ -57,6 +57,14 @@ class Delivery:
                 return decision
             if isinstance(decision, protocol.Rejected):
                 raise _rejected(decision, number, completion)
+            if isinstance(decision, protocol.StateLost):
+                raise ReceiverLostState(
+                    "the receiver refused the first chunk as out of order: it keeps losing "
+                    "its state, and there is nothing earlier to send again",
+                    chunk_number=None if completion else number,
+                    http_status=decision.status,
+                    receiver_answer=decision.answer,
+                )
             retry_after = None
             if isinstance(decision, protocol.ResendChecksum):
                 mismatches += 1

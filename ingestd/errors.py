@@ -9,6 +9,7 @@
         ├── InvalidInput           the file's content is malformed or not records
         ├── UnsafeFile             not a regular file, hard-linked, or swapped under us
         ├── ReceiverRejected       the receiver refused the data for good
+        │   └── ReceiverLostState      it keeps losing what it stored of this ingestion
         ├── JournalCorrupt         the journal is damaged beyond a torn last line
         └── WorkDamaged            files in work/ changed behind the daemon's back
 
@@ -80,6 +81,15 @@ class ReceiverRejected(FileFailed):
     advice = (
         "The receiver refused this data; read its answer below, fix the cause on either side, "
         "then move the file back into the inbox to start a new ingestion."
+    )
+
+
+class ReceiverLostState(ReceiverRejected):
+    kind = "receiver_lost_state"
+    advice = (
+        "The receiver keeps forgetting the chunks it acknowledged, so this file cannot be "
+        "delivered whole. Make the receiver keep its chunk state durably (in a database, not in "
+        "memory), then move the file back into the inbox to start a new ingestion."
     )
 
 

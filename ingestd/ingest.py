@@ -29,6 +29,7 @@ from ingestd.errors import (
     FileFailed,
     Interrupted,
     JournalCorrupt,
+    ReceiverLostState,
     UnsafeFile,
     WorkDamaged,
 )
@@ -38,6 +39,9 @@ from ingestd.spool import Claim
 from ingestd.staging import private_mode, read_span
 
 log = structlog.get_logger("ingestd.ingest")
+
+REWIND_REQUESTED = "receiver answered Out-of-order chunk"
+REWIND_LOST_STATE = "receiver lost its state: Out-of-order chunk without a usable expected_chunk"
 
 
 class Ingestion:
@@ -208,7 +212,7 @@ class Ingestion:
         decision = self._sender().send(body, span.number, records=span.record_count)
         assert self.journal is not None
         if isinstance(decision, protocol.RewindTo):
-            self._rewind(decision.chunk_number)
+            self._rewind(decision, span.number)
             return
         failpoints.reached("chunk_acknowledged")
         self.journal.append(
@@ -237,7 +241,7 @@ class Ingestion:
         decision = self._sender().send(body, begin.chunk_count - 1, completion=True)
         assert self.journal is not None
         if isinstance(decision, protocol.RewindTo):
-            self._rewind(decision.chunk_number)
+            self._rewind(decision, begin.chunk_count)
             return
         failpoints.reached("completion_acknowledged")
         self.journal.append(Completed(begin.chunk_count, begin.total_records, self._now()))
@@ -245,11 +249,30 @@ class Ingestion:
         self.inbox.progress.acked(self.claim.token, 0, 0.0, completion=True)
         self.log.info("completion acknowledged", records=begin.total_records)
 
-    def _rewind(self, to_chunk: int) -> None:
+    def _rewind(self, decision: protocol.RewindTo, refused: int) -> None:
+        """Send again from an earlier chunk, as the receiver's refusal asks; the same ingestion,
+        the same boundaries and checksums, so what it still has it acknowledges as duplicates."""
         assert self.journal is not None
-        self.log.warning("receiver asked to resend from an earlier chunk", expected_chunk=to_chunk)
-        self.journal.append(Rewind(to_chunk, "receiver answered Out-of-order chunk", self._now()))
-        self.inbox.progress.rewound(self.claim.token, to_chunk)
+        state = self.journal.state
+        refusal = state.rewind_refused()
+        if refusal is not None:
+            raise ReceiverLostState(refusal, chunk_number=refused, rewinds=state.rewinds)
+        to_chunk = decision.chunk_number
+        if decision.lost_state:
+            reason = REWIND_LOST_STATE
+            event = "the receiver lost its state: sending this ingestion again from chunk 0"
+        else:
+            reason = REWIND_REQUESTED
+            event = "receiver asked to resend from an earlier chunk"
+        self.log.warning(
+            event,
+            refused_chunk=refused,
+            expected_chunk=to_chunk,
+            acknowledged_before=state.next_chunk,
+            rewind=state.rewinds + 1,
+        )
+        self.journal.append(Rewind(to_chunk, reason, self._now()))
+        self.inbox.progress.rewound(self.claim.token, to_chunk, decision.lost_state)
 
     # -- finishing ---------------------------------------------------------------------------
 
@@ -265,6 +288,7 @@ class Ingestion:
             "where": failure.where,
             "chunks_acknowledged": state.next_chunk if state else 0,
             "records_acknowledged": self._records_acknowledged(state),
+            "rewinds": state.rewinds if state else 0,
             "notes": state.begin.notes if state else {},
             "what_to_do": failure.advice,
         }

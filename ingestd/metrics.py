@@ -17,6 +17,7 @@ class Metrics(Protocol):
     def sent(self, inbox: str, records: int) -> None: ...
     def acknowledged(self, inbox: str, records: int, seconds: float, completion: bool) -> None: ...
     def retried(self, inbox: str, reason: str) -> None: ...
+    def rewound(self, inbox: str, kind: str) -> None: ...
     def finished(self, inbox: str, outcome: str) -> None: ...
 
 
@@ -28,6 +29,9 @@ class NoMetrics:
         pass
 
     def retried(self, inbox: str, reason: str) -> None:
+        pass
+
+    def rewound(self, inbox: str, kind: str) -> None:
         pass
 
     def finished(self, inbox: str, outcome: str) -> None:
@@ -73,6 +77,12 @@ class PrometheusMetrics:
         self._retries = Counter(
             "ingestd_retries", "Retries by reason", ["inbox", "reason"], registry=self.registry
         )
+        self._rewinds = Counter(
+            "ingestd_rewinds",
+            "Ingestions sent again from an earlier chunk, by kind (requested, lost_state)",
+            ["inbox", "kind"],
+            registry=self.registry,
+        )
         self._files = Counter(
             "ingestd_files",
             "Files finished, by outcome",
@@ -101,6 +111,9 @@ class PrometheusMetrics:
 
     def retried(self, inbox: str, reason: str) -> None:
         self._retries.labels(inbox, reason_label(reason)).inc()
+
+    def rewound(self, inbox: str, kind: str) -> None:
+        self._rewinds.labels(inbox, kind).inc()
 
     def finished(self, inbox: str, outcome: str) -> None:
         self._files.labels(inbox, outcome).inc()

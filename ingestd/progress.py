@@ -85,8 +85,9 @@ class InboxProgress:
                 )
         self.metrics.acknowledged(self.name, records, seconds, completion)
 
-    def rewound(self, token: str, to_chunk: int) -> None:
+    def rewound(self, token: str, to_chunk: int, lost_state: bool) -> None:
         self._update(token, chunks_acked=to_chunk)
+        self.metrics.rewound(self.name, "lost_state" if lost_state else "requested")
 
     def waiting(self, token: str, reason: str, delay: float) -> None:
         state = self._files.get(token)

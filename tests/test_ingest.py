@@ -11,6 +11,7 @@ from ingestd.core.journal import replay
 from ingestd.errors import Interrupted
 from ingestd.receiver.app import ReceiverApp
 from tests.harness import Harness, lose_answer, passthrough, raises, status, then_stop
+from tests.legacy_receiver import LegacyState
 
 RECORDS = [{"sku": f"S{i}", "price": i + 0.99, "name": "Prodüct"} for i in range(7)]
 
@@ -166,6 +167,78 @@ def test_a_receiver_that_lost_its_state_gets_everything_again(h, tmp_path):
     assert journal.completed
     done_journal = next(p for p in h.finished("done") if p.name.endswith(".journal"))
     assert b'"type":"rewind"' in done_journal.read_bytes()
+
+
+class Legacy:
+    """A receiver written like the earlier service's: state in memory, no expected_chunk."""
+
+    def __init__(self) -> None:
+        self.state = LegacyState()
+        self.instances = 1
+
+    def answer(self, request: httpx.Request, harness: Harness) -> httpx.Response:
+        status_code, body = self.state.answer(orjson.loads(request.content))
+        return httpx.Response(status_code, content=orjson.dumps(body))
+
+    def restart_then_answer(self, request: httpx.Request, harness: Harness) -> httpx.Response:
+        self.state = LegacyState()
+        self.instances += 1
+        return self.answer(request, harness)
+
+
+def test_a_legacy_receiver_restarted_mid_file_gets_the_same_ingestion_again_from_chunk_0(h):
+    """Out-of-order chunk without expected_chunk: a rewind to chunk 0 of the same ingestion, with
+    the same boundaries and checksums, so the new instance holds every record once, in order."""
+    legacy = Legacy()
+    h.faults = [legacy.answer] * 3 + [legacy.restart_then_answer] + [legacy.answer] * 10
+    assert h.run(h.drop("products.json", RECORDS)) == "done"
+    assert h.chunk_numbers() == [0, 1, 2, 3, 0, 1, 2, 3, "completion"]
+    assert len({b["ingestion_id"] for b in h.sent}) == 1
+    first, again = h.sent[:4], h.sent[4:8]
+    assert [b["checksum"] for b in first] == [b["checksum"] for b in again]
+    assert [b["record_offset"] for b in first] == [b["record_offset"] for b in again]
+    assert legacy.state.records[ingestion_id(h)] == RECORDS
+    journal = journal_of(h)
+    assert journal.completed and journal.rewinds == 1
+    receipt = next(p for p in h.finished("done") if p.name.endswith(".journal"))
+    (line,) = [orjson.loads(x) for x in receipt.read_bytes().splitlines() if b"rewind" in x]
+    assert line["to_chunk"] == 0 and "lost its state" in line["reason"]
+
+
+def test_a_legacy_receiver_restarted_several_times_with_progress_in_between_gets_everything(h):
+    """Each restart costs resends; as long as the receiver gets further each time, it ends. The
+    second restart refuses the completion, which rewinds to chunk 0 as well."""
+    legacy = Legacy()
+    restart, answer = legacy.restart_then_answer, legacy.answer
+    h.faults = [answer, answer, restart, answer, answer, answer, answer, restart] + [answer] * 10
+    assert h.run(h.drop("products.json", RECORDS)) == "done"
+    assert h.chunk_numbers() == [0, 1, 2, 0, 1, 2, 3, "completion", 0, 1, 2, 3, "completion"]
+    assert legacy.state.records[ingestion_id(h)] == RECORDS
+    assert journal_of(h).rewinds == 2
+
+
+def test_a_receiver_that_keeps_losing_its_state_fails_the_file_after_three_rewinds(h):
+    """Three rewinds without anything acknowledged beyond the high-water mark, then the report."""
+    legacy = Legacy()
+    answer, restart = legacy.answer, legacy.restart_then_answer
+    h.faults = [answer, answer] + [restart, answer, answer] * 4
+    assert h.run(h.drop("products.json", RECORDS)) == "failed"
+    assert h.chunk_numbers() == [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2]
+    report = h.report()
+    assert report["reason"] == "receiver_lost_state"
+    assert "lost its state 4 times in a row" in report["error"]
+    assert "durably" in report["what_to_do"]
+    assert report["rewinds"] == 3 and report["chunks_acknowledged"] == 2
+
+
+def test_chunk_0_refused_as_out_of_order_fails_the_file_at_once(h):
+    """There is nothing before chunk 0 to send again: the receiver cannot be satisfied."""
+    h.faults = [status(200, b'{"ack": false, "error": "Out-of-order chunk"}')]
+    assert h.run(h.drop("products.json", RECORDS)) == "failed"
+    assert h.chunk_numbers() == [0]
+    report = h.report()
+    assert report["reason"] == "receiver_lost_state"
+    assert report["where"]["chunk_number"] == 0
 
 
 @pytest.mark.parametrize(

@@ -100,3 +100,24 @@ def test_counters_histogram_and_gauges(tmp_path):
     finally:
         daemon.shutdown()
         app.close()
+
+
+def test_every_rewind_is_counted_by_kind(tmp_path):
+    """A lost-state rewind and a requested one each raise ingestd_rewinds_total{kind}."""
+    from ingestd.metrics import PrometheusMetrics
+    from ingestd.progress import InboxProgress
+    from tests.harness import Harness, passthrough, status
+
+    h = Harness(tmp_path)
+    metrics = PrometheusMetrics(lambda: iter(()))
+    h.runtime.progress = InboxProgress("products", h.clock, metrics)
+    lost = status(200, b'{"ack": false, "error": "Out-of-order chunk"}')
+    asked = status(200, b'{"ack": false, "error": "Out-of-order chunk", "expected_chunk": 1}')
+    h.faults = [passthrough, passthrough, lost, passthrough, passthrough, passthrough, asked]
+    try:
+        assert h.run(h.drop("p.json", [{"i": i} for i in range(5)])) == "done"
+    finally:
+        h.close()
+    value = metrics.registry.get_sample_value
+    assert value("ingestd_rewinds_total", {"inbox": "products", "kind": "lost_state"}) == 1
+    assert value("ingestd_rewinds_total", {"inbox": "products", "kind": "requested"}) == 1

@@ -88,6 +88,11 @@ def encode(entry: Entry) -> bytes:
     return orjson.dumps({name: getattr(entry, name) for name in _FIELDS[type(entry)]}) + b"\n"
 
 
+MAX_REWINDS_WITHOUT_PROGRESS = 3
+"""Rewinds allowed in a row while the receiver acknowledges nothing beyond the furthest chunk
+it ever had: a receiver that keeps losing its state would otherwise be fed the file forever."""
+
+
 @dataclass
 class JournalState:
     """What a journal says: who the ingestion is, and where to go on."""
@@ -98,6 +103,18 @@ class JournalState:
     completed: bool = False
     valid_length: int = 0
     torn_tail: bool = False
+    high_water: int = 0  # the most chunks ever acknowledged at once
+    rewinds: int = 0
+    rewinds_without_progress: int = 0  # since high_water last rose
+
+    def rewind_refused(self) -> str | None:
+        """Why one more rewind must not happen, if it must not."""
+        if self.rewinds_without_progress < MAX_REWINDS_WITHOUT_PROGRESS:
+            return None
+        return (
+            f"the receiver lost its state {self.rewinds_without_progress + 1} times in a row "
+            f"without ever acknowledging more than chunks 0 to {self.high_water - 1}"
+        )
 
 
 def replay(data: bytes) -> JournalState:
@@ -148,10 +165,15 @@ def advance(state: JournalState, entry: Entry, number: int = 0) -> None:
             )
         state.next_chunk += 1
         state.last_ack_at = entry.at
+        if state.next_chunk > state.high_water:
+            state.high_water = state.next_chunk
+            state.rewinds_without_progress = 0
     elif isinstance(entry, Rewind):
         if entry.to_chunk > state.next_chunk:
             raise JournalCorrupt(f"rewind forward to chunk {entry.to_chunk}", journal_line=number)
         state.next_chunk = entry.to_chunk
+        state.rewinds += 1
+        state.rewinds_without_progress += 1
     elif isinstance(entry, Completed):
         if state.next_chunk != state.begin.chunk_count:
             raise JournalCorrupt("completion recorded before every chunk", journal_line=number)

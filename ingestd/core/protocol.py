@@ -116,7 +116,11 @@ class ResendChecksum:
 
 @dataclass(frozen=True)
 class RewindTo:
+    """Send again from `chunk_number`; `lost_state` when the receiver did not say where from
+    (it lost what it knew of this ingestion), so the whole ingestion is sent again."""
+
     chunk_number: int
+    lost_state: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,16 @@ class Rejected:
     answer: str
 
 
-Decision = Acknowledged | RetryLater | ResendChecksum | RewindTo | Rejected
+@dataclass(frozen=True)
+class StateLost:
+    """The receiver refused the first chunk (or an empty ingestion's completion) as out of
+    order: there is nothing earlier to send again, so it cannot be satisfied."""
+
+    status: int
+    answer: str
+
+
+Decision = Acknowledged | RetryLater | ResendChecksum | RewindTo | Rejected | StateLost
 
 
 def classify(
@@ -142,7 +155,9 @@ def classify(
     """Read one HTTP answer; only an explicit `"ack": true` on a 2xx acknowledges.
 
     For a completion, `sent_chunk_number` is the last chunk's number, and a receiver that is
-    missing that very chunk may ask for it.
+    missing that very chunk may ask for it. An `Out-of-order chunk` refusal without a usable
+    `expected_chunk` (the earlier service's receivers never send one) means the receiver lost
+    its state: everything is sent again from chunk 0, under the same ingestion.
     """
     retry_after = parse_retry_after(headers.get("retry-after"), now)
     if status in TRANSIENT_STATUSES or status >= 500:
@@ -167,10 +182,14 @@ def _refusal(answer: dict[str, Any], status: int, body: bytes, rewind_limit: int
     error = answer.get("error")
     if error == CHECKSUM_MISMATCH:
         return ResendChecksum(CHECKSUM_MISMATCH)
+    if error != OUT_OF_ORDER:
+        return Rejected(f"refused: {error!r}", status, _excerpt(body))
     expected = answer.get("expected_chunk")
-    if error == OUT_OF_ORDER and _is_int(expected) and 0 <= expected < rewind_limit:
+    if _is_int(expected) and 0 <= expected < rewind_limit:
         return RewindTo(expected)
-    return Rejected(f"refused: {error!r}", status, _excerpt(body))
+    if rewind_limit == 0:
+        return StateLost(status, _excerpt(body))
+    return RewindTo(0, lost_state=True)  # no usable expected_chunk: it knows nothing of us
 
 
 def _names_what_was_sent(answer: dict[str, Any], ingestion: str, chunk: int) -> bool:

@@ -79,6 +79,26 @@ def test_rewind_moves_the_resume_point_back():
     assert state.next_chunk == 1
 
 
+def rewind() -> Rewind:
+    return Rewind(0, "lost state", "x")
+
+
+def test_rewinds_without_progress_are_counted_until_a_chunk_beyond_the_high_water_mark():
+    """Resending what the receiver had before is not progress; a chunk past it is."""
+    state = replay(journal(ack(0), ack(1), rewind(), ack(0), ack(1), rewind(), ack(0)))
+    assert state.high_water == 2 and state.rewinds == 2
+    assert state.rewinds_without_progress == 2 and state.rewind_refused() is None
+    state = replay(journal(ack(0), ack(1), rewind(), ack(0), ack(1), ack(2)))
+    assert state.high_water == 3 and state.rewinds == 1 and state.rewinds_without_progress == 0
+
+
+def test_a_fourth_rewind_in_a_row_without_progress_is_refused():
+    """Three chances for a receiver that keeps losing its state, then the file fails."""
+    state = replay(journal(ack(0), rewind(), ack(0), rewind(), ack(0), rewind()))
+    refusal = state.rewind_refused()
+    assert refusal is not None and "4 times in a row" in refusal and "chunks 0 to 0" in refusal
+
+
 def test_a_journal_of_another_version_is_refused():
     other = encode(BEGIN).replace(b'"journal_version":1', b'"journal_version":99')
     with pytest.raises(JournalCorrupt, match="version 99"):

@@ -12,6 +12,7 @@ from ingestd.core.protocol import (
     ResendChecksum,
     RetryLater,
     RewindTo,
+    StateLost,
     Source,
     classify,
 )
@@ -115,6 +116,27 @@ def answer(
         (200, {"ack": False, "error": "Checksum mismatch"}, ResendChecksum("Checksum mismatch")),
         (200, {"ack": False, "error": "Out-of-order chunk", "expected_chunk": 1}, RewindTo(1)),
         (409, {"ack": False, "error": "Out-of-order chunk", "expected_chunk": 0}, RewindTo(0)),
+        (200, {"ack": False, "error": "Out-of-order chunk"}, RewindTo(0, lost_state=True)),
+        (
+            200,
+            {"ack": False, "error": "Out-of-order chunk", "expected_chunk": None},
+            RewindTo(0, lost_state=True),
+        ),
+        (
+            200,
+            {"ack": False, "error": "Out-of-order chunk", "expected_chunk": 3},
+            RewindTo(0, lost_state=True),
+        ),
+        (
+            200,
+            {"ack": False, "error": "Out-of-order chunk", "expected_chunk": 7},
+            RewindTo(0, lost_state=True),
+        ),
+        (
+            200,
+            {"ack": False, "error": "Out-of-order chunk", "expected_chunk": True},
+            RewindTo(0, lost_state=True),
+        ),
     ],
 )
 def test_classification(status, body, expected):
@@ -129,9 +151,6 @@ def test_classification(status, body, expected):
         (200, {"ack": 1}),
         (200, {}),
         (200, {"ack": False, "error": "Unknown product class"}),
-        (200, {"ack": False, "error": "Out-of-order chunk", "expected_chunk": 3}),
-        (200, {"ack": False, "error": "Out-of-order chunk", "expected_chunk": 7}),
-        (200, {"ack": False, "error": "Out-of-order chunk", "expected_chunk": True}),
         (400, {"detail": "bad"}),
         (404, b"not found"),
         (413, b"too large"),
@@ -153,4 +172,12 @@ def test_a_completion_may_be_rewound_to_its_last_chunk():
     """A receiver missing the last chunk may ask for it in answer to the completion."""
     refusal = {"ack": False, "error": "Out-of-order chunk", "expected_chunk": 3}
     assert answer(200, refusal, chunk=3, completion=True) == RewindTo(3)
-    assert isinstance(answer(200, refusal, chunk=3, completion=False), Rejected)
+    assert answer(200, refusal, chunk=3, completion=False) == RewindTo(0, lost_state=True)
+
+
+@pytest.mark.parametrize("body", [{}, {"expected_chunk": 0}, {"expected_chunk": 2}])
+def test_the_first_chunk_refused_as_out_of_order_cannot_be_rewound(body):
+    """Nothing comes before chunk 0, nor before an empty ingestion's completion."""
+    refusal = {"ack": False, "error": "Out-of-order chunk", **body}
+    assert isinstance(answer(200, refusal, chunk=0), StateLost)
+    assert isinstance(answer(200, refusal, chunk=-1, completion=True), StateLost)

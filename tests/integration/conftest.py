@@ -40,11 +40,17 @@ def free_port() -> int:
 class Process:
     """A child process whose output goes to a file; stopped by its own PID."""
 
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        module: str = "ingestd",
+    ) -> None:
         self.log = log
         self._out = open(log, "ab")  # noqa: SIM115 (lives as long as the process)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ingestd", *args],
+            [sys.executable, "-m", module, *args],
             stdout=self._out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -117,6 +123,45 @@ class Receiver:
         if not path.exists():
             return []
         return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+class LegacyReceiver:
+    """tests/legacy_receiver.py in a process of its own: state in memory, lost on restart."""
+
+    def __init__(self, root: Path, processes: list[Process]) -> None:
+        self.port = free_port()
+        self._root = root
+        self._processes = processes
+        self.process: Process | None = None
+        self.instances = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/callback"
+
+    def start(self) -> LegacyReceiver:
+        self.instances += 1
+        self.process = Process(
+            ["--port", str(self.port)],
+            self._root / f"legacy-receiver-{self.instances}.log",
+            module="tests.legacy_receiver",
+        )
+        self._processes.append(self.process)
+        wait_until(lambda: self._get("/health") is not None, what="the legacy receiver")
+        return self
+
+    def records(self, ingestion_id: str) -> list[dict[str, Any]]:
+        answer = self._get(f"/records/{ingestion_id}")
+        assert answer is not None
+        return list(answer["records"])
+
+    def _get(self, path: str) -> dict[str, Any] | None:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=5, trust_env=False)
+        except httpx.TransportError:
+            assert self.process is not None and self.process.proc.poll() is None
+            return None
+        return dict(answer.json())
 
 
 class Spool:
@@ -214,7 +259,9 @@ def daemon(tmp_path: Path, processes: list[Process]) -> Daemon:
     return Daemon(tmp_path, processes)
 
 
-def inbox_config(root: Path, receiver: Receiver, **overrides: Any) -> dict[str, Any]:
+def inbox_config(
+    root: Path, receiver: Receiver | LegacyReceiver, **overrides: Any
+) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "name": "products",
         "root": str(root),

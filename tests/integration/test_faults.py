@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from tests import faultproxy
-from tests.integration.conftest import Spool, inbox_config, wait_until
+from tests.integration.conftest import LegacyReceiver, Spool, inbox_config, wait_until
 from tests.integration.test_daemon import catalog
 
 RECORDS = catalog(50)
@@ -117,3 +117,29 @@ def test_the_receiver_restarting_mid_ingestion(tmp_path, receiver, daemon, state
     assert receiver.records(ingestion["ingestion_id"]) == records
     rewinds = [line for line in daemon.log_lines() if "earlier chunk" in line.get("event", "")]
     assert bool(rewinds) == (state == "lost")
+
+
+def test_a_legacy_receiver_restarted_mid_file_ends_with_every_record_once(
+    tmp_path, processes, daemon
+):
+    """A receiver like the earlier service's (in-memory state, Out-of-order chunk without
+    expected_chunk) restarted mid-file: the file reaches done/ and the final instance holds every
+    record once, in order, under the one ingestion_id."""
+    legacy = LegacyReceiver(tmp_path, processes).start()
+    spool = Spool(tmp_path / "spool")
+    daemon.configure([inbox_config(spool.root, legacy, chunk_records=5)])
+    daemon.start()
+    records = catalog(400)
+    spool.drop("big.json", records)
+    acked = '"event":"chunk acknowledged"'
+    wait_until(lambda: daemon.process.output().count(acked) >= 20, what="20 chunks")
+    legacy.process.kill()
+    legacy.start()
+    wait_until(lambda: spool.data_files("done"), timeout=60, what="the file in done/")
+    lines = daemon.log_lines()
+    (ingestion,) = {line["ingestion_id"] for line in lines if "ingestion_id" in line}
+    assert legacy.records(ingestion) == records
+    rewinds = [line for line in lines if "lost its state" in line["event"]]
+    assert len(rewinds) == 1 and rewinds[0]["level"] == "warning"
+    (journal,) = spool.done.glob("*/*/big.json.journal")
+    assert journal.read_bytes().count(b'"type":"rewind"') == 1
