@@ -17,7 +17,8 @@ from typing import BinaryIO, Self
 import orjson
 
 from ingestd import durable
-from ingestd.core.chunking import ChunkLimits, ChunkPlanner, ChunkSpan
+from ingestd.core import numbers
+from ingestd.core.chunking import Chunk, ChunkLimits, ChunkPlanner, ChunkSpan, canonical
 from ingestd.errors import InvalidInput
 from ingestd.gcpause import gc_paused
 from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, SourceStream
@@ -77,22 +78,19 @@ def _stage(
     details = ReadDetails()
     planner = ChunkPlanner(limits)
     mode = private_mode(info.st_mode)
-    with _create(staged, mode) as out, _IndexWriter(index, mode) as spans:
-        total = 0
-        for total, record in enumerate(reader.records(stream, details), start=1):
-            if checkpoint is not None and total % _CHECKPOINT_EVERY == 0:
-                checkpoint()
-            chunk = planner.add(_canonical(record, total - 1, stream.position, details))
-            if chunk is not None:
-                out.write(chunk.lines)
-                spans.add(chunk.span)
-        stream.drain()
-        chunk = planner.finish()
-        if chunk is not None:
-            out.write(chunk.lines)
-            spans.add(chunk.span)
-        durable.fsync_file(out)
-        staged_size = out.tell()
+    try:
+        with _create(staged, mode) as out, _IndexWriter(index, mode) as spans:
+            total = 0
+            for total, record in enumerate(reader.records(stream, details), start=1):
+                if checkpoint is not None and total % _CHECKPOINT_EVERY == 0:
+                    checkpoint()
+                _write(planner.add(_canonical(record, total - 1)), out, spans)
+            stream.drain()
+            _write(planner.finish(), out, spans)
+            durable.fsync_file(out)
+            staged_size = out.tell()
+    except _BadRecord as bad:
+        raise InvalidInput(bad.message, **bad.where, **reader.where(fd, bad.index)) from None
     return Staged(
         file_size=stream.position,
         file_sha256=stream.sha256(),
@@ -102,6 +100,39 @@ def _stage(
         index_sha256=spans.sha256(),
         details=details,
     )
+
+
+def _write(chunk: Chunk | None, out: BinaryIO, spans: _IndexWriter) -> None:
+    if chunk is None:
+        return
+    if numbers.may_hold_long_integer(chunk.lines):
+        _check_integers(chunk)
+    out.write(chunk.lines)
+    spans.add(chunk.span)
+
+
+def _check_integers(chunk: Chunk) -> None:
+    """Refuse an integer beyond signed 64 bits, which orjson writes up to unsigned 64 bits."""
+    for number, line in enumerate(chunk.lines.splitlines()):
+        if numbers.may_hold_long_integer(line):
+            found = numbers.out_of_range(orjson.loads(line))
+            if found is not None:
+                raise _out_of_range(found, chunk.span.record_offset + number)
+
+
+class _BadRecord(Exception):
+    """A record that cannot be staged; the reader says where it is in the file."""
+
+    def __init__(self, index: int, message: str, **where: object) -> None:
+        super().__init__(message)
+        self.index = index
+        self.message = message
+        self.where = where
+
+
+def _out_of_range(found: numbers.NumberOutOfRange, index: int) -> _BadRecord:
+    field = found.path or None
+    return _BadRecord(index, f"record {index}: {found}", field=field, value=found.text)
 
 
 def stage_file(
@@ -135,18 +166,18 @@ def _create(path: Path, mode: int) -> BinaryIO:
     return open(fd, "wb", buffering=_BUFFER)
 
 
-def _canonical(record: object, index: int, position: int, details: ReadDetails) -> bytes:
+def _canonical(record: object, index: int) -> bytes:
     if type(record) is CanonicalRecord:
         return record
-    if isinstance(record, dict):
-        try:
-            return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError as exc:
-            problem = f"record {index} cannot be sent as JSON: {exc}"
-    else:
-        problem = f"record {index} is {_kind(record)}, not an object"
-    offset = position if details.sheet is None else None
-    raise InvalidInput(problem, record_index=index, byte_offset=offset)
+    if not isinstance(record, dict):
+        raise _BadRecord(index, f"record {index} is {_kind(record)}, not an object")
+    try:
+        return canonical(record)
+    except orjson.JSONEncodeError as exc:
+        found = numbers.out_of_range(record)
+        if found is not None:
+            raise _out_of_range(found, index) from None
+        raise _BadRecord(index, f"record {index} cannot be sent as JSON: {exc}") from None
 
 
 def _kind(value: object) -> str:

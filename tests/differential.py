@@ -8,10 +8,11 @@ from pathlib import Path
 
 import orjson
 
+from ingestd.core.chunking import canonical
+from ingestd.core.numbers import NumberOutOfRange
 from ingestd.errors import InvalidInput
 from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, SourceStream
 
-SORTED = orjson.OPT_SORT_KEYS
 DECLINED = "declined"
 REJECTED = "rejected"
 
@@ -22,13 +23,10 @@ def outcome(
     fd = os.open(path, os.O_RDONLY)
     try:
         records = list(reader.records(SourceStream(fd, scratch), details or ReadDetails()))
-        return [
-            bytes(r) if isinstance(r, CanonicalRecord) else orjson.dumps(r, option=SORTED)
-            for r in records
-        ]
+        return [bytes(r) if isinstance(r, CanonicalRecord) else canonical(r) for r in records]
     except Declined:
         return DECLINED
-    except (InvalidInput, orjson.JSONEncodeError):
+    except (InvalidInput, orjson.JSONEncodeError, NumberOutOfRange):
         return REJECTED
     finally:
         os.close(fd)

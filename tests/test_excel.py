@@ -125,7 +125,7 @@ def test_a_value_under_an_empty_header_fails_naming_the_cell(tmp_path):
     """A record must never silently lose a field."""
     rows = [["sku", None, "name"], ["A", None, "x"], ["B", 7, "y"]]
     failure = fails(workbooks.write(tmp_path / "t.xlsx", {"S": rows}), "cell B3")
-    assert failure.where == {"sheet": "S", "row": 3, "column": "B"}
+    assert failure.where == {"record_index": 1, "sheet": "S", "row": 3, "column": "B"}
 
 
 def test_a_value_right_of_the_last_header_fails(tmp_path):

@@ -159,12 +159,35 @@ def test_batched_reader_never_differs_from_ijson(tmp_path, block):
     assert seen["agreed"] > 150 and seen["rejected by both"] > 150, seen
 
 
-def test_declines_what_orjson_reads_differently(tmp_path):
-    """Integers beyond 64 bits: orjson would turn them into floats, ijson refuses them."""
-    for number in (b"18446744073709551616", b"-9223372036854775809", b"18446744073709551615"):
-        (tmp_path / "n.json").write_bytes(b'[{"a": 1}, {"n": ' + number + b"}]")
-        assert outcome(BatchedJsonReader(), tmp_path / "n.json") == DECLINED
-        assert outcome(JsonReader(), tmp_path / "n.json") == REJECTED
+def stage_file(tmp_path, data: bytes):
+    (tmp_path / "n.json").write_bytes(data)
+    fd = os.open(tmp_path / "n.json", os.O_RDONLY)
+    try:
+        return stage(fd, JsonReader(), ChunkLimits(10, 1 << 20), tmp_path / "s", tmp_path / "i")
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize(
+    "number", [b"18446744073709551616", b"-9223372036854775809", b"9223372036854775808"]
+)
+def test_integers_beyond_signed_64_bits_are_declined_then_refused(tmp_path, number):
+    """orjson would turn some into floats or read unsigned ones: the fast reader declines any
+    integer of 19 digits or more, and staging refuses those outside the signed 64-bit range."""
+    (tmp_path / "n.json").write_bytes(b'[{"a": 1}, {"n": ' + number + b"}]")
+    assert outcome(BatchedJsonReader(), tmp_path / "n.json") == DECLINED
+    with pytest.raises(InvalidInput) as failure:
+        stage_file(tmp_path, b'[{"a": 1}, {"n": ' + number + b"}]")
+    assert failure.value.where["record_index"] == 1 and failure.value.where["field"] == "n"
+    assert failure.value.where["value"] == number.decode()
+    assert failure.value.where["byte_offset"] == len(b'[{"a": 1}, ')
+
+
+@pytest.mark.parametrize("number", [-(2**63), 2**63 - 1, -(2**63) + 1, 2**53 + 1, -(2**53) - 1])
+def test_every_signed_64_bit_integer_is_staged_exactly(tmp_path, number):
+    """-2**63 included, which yajl's own integer parser refuses."""
+    stage_file(tmp_path, b'[{"n": %d}]' % number)
+    assert (tmp_path / "s").read_bytes() == b'{"n":%d}\n' % number
 
 
 def test_long_digit_strings_cost_only_speed(tmp_path):

@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from ingestd.core.numbers import as_double
+
 
 @dataclass(frozen=True)
 class ChunkLimits:
@@ -50,6 +52,11 @@ class ChunkSpan:
     def unpack(cls, data: bytes) -> ChunkSpan:
         number, offset, count, start, end, digest = cls._FORMAT.unpack(data)
         return cls(number, offset, count, start, end, digest.hex())
+
+
+def canonical(record: Any) -> bytes:
+    """A record's canonical form: keys sorted, decimals as the nearest double."""
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS, default=as_double)
 
 
 def records_array(staged_lines: bytes) -> bytes:

@@ -65,6 +65,11 @@ class SourceStream:
         self.position += len(data)
         return data
 
+    @property
+    def consumed(self) -> int:
+        """The offset in the file of the next byte `read` returns."""
+        return self.position - len(self._pending)
+
     def unread(self, data: bytes) -> None:
         """Give bytes back to be returned by the next read (they stay hashed and counted once)."""
         self._pending = data + self._pending
@@ -134,6 +139,10 @@ class Reader(Protocol):
         self, stream: SourceStream, details: ReadDetails
     ) -> Iterator[Record | CanonicalRecord]:
         """Yield the file's records in order; raise InvalidInput on anything unreadable."""
+
+    def where(self, fd: int, index: int) -> dict[str, Any]:
+        """Where record `index` is in the file open on `fd` (record_index, byte_offset, line,
+        sheet, row...), for a report about a record found bad after the reader gave it."""
 
 
 def chooser(json_reader: Reader, excel_reader: Reader) -> Callable[[str], Reader]:

@@ -108,6 +108,27 @@ class ExcelReader:
             yield from _rows_to_records(rows.rows(source), self._header_row, sheet.title)
         return rows.formulas.missing
 
+    def where(self, fd: int, index: int) -> dict[str, Any]:
+        """The sheet and row of record `index`, read again with openpyxl, for a report."""
+        if self._streaming:
+            return {}  # the reference reader reads the file again and says
+        f = SourceStream(fd).seekable()
+        with open_workbook_zip(f):
+            workbook = _load(f)
+            try:
+                sheet = self._pick(workbook)
+                sheet.reset_dimensions()
+                rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+                for number, _ in rows:
+                    if number == self._header_row:
+                        break
+                for found, number, _ in _record_rows(rows):
+                    if found == index:
+                        return {"record_index": index, "sheet": sheet.title, "row": number}
+            finally:
+                workbook.close()
+        return {"record_index": index}
+
     def _pick(self, workbook: Any) -> Any:
         sheets = workbook.worksheets
         names = [s.title for s in sheets]
@@ -219,9 +240,7 @@ def _records_under(
     header: list[str], numbered: Iterator[tuple[int, tuple[Any, ...]]], sheet: str
 ) -> Iterator[Record]:
     named = all(header)
-    for number, row in numbered:
-        if _BLANK.issuperset(row):
-            continue
+    for index, number, row in _record_rows(numbered):
         if named and len(row) <= len(header) and _PLAIN.issuperset(map(type, row)):
             # the common row: every column named, every value JSON already; a float that is
             # not finite is left for orjson, which writes it as null, as _json_value would
@@ -230,7 +249,18 @@ def _records_under(
                 record.update(dict.fromkeys(header[len(row) :]))
             yield record
         else:
-            yield _record(header, row, number, sheet)
+            yield _record(header, row, number, sheet, index)
+
+
+def _record_rows(
+    numbered: Iterator[tuple[int, tuple[Any, ...]]],
+) -> Iterator[tuple[int, int, tuple[Any, ...]]]:
+    """The rows that are records (not blank), each with its record index and row number."""
+    index = 0
+    for number, row in numbered:
+        if not _BLANK.issuperset(row):
+            yield index, number, row
+            index += 1
 
 
 _BLANK = frozenset({None, ""})
@@ -260,7 +290,9 @@ def _header(row: tuple[Any, ...], number: int, sheet: str) -> list[str]:
     return names
 
 
-def _record(header: list[str], row: tuple[Any, ...], number: int, sheet: str) -> Record:
+def _record(
+    header: list[str], row: tuple[Any, ...], number: int, sheet: str, record_index: int
+) -> Record:
     record: Record = {}
     for index, cell in enumerate(row):
         name = header[index] if index < len(header) else ""
@@ -275,6 +307,7 @@ def _record(header: list[str], row: tuple[Any, ...], number: int, sheet: str) ->
             raise InvalidInput(
                 f"cell {column}{number} of sheet {sheet!r} holds a value under an empty header "
                 "(a missing header, or a merged header cell): the value would be lost",
+                record_index=record_index,
                 sheet=sheet,
                 row=number,
                 column=column,

@@ -13,7 +13,7 @@ from typing import Any
 import ijson
 
 from ingestd.errors import InvalidInput
-from ingestd.readers import ReadDetails, Reader, Record, SourceStream
+from ingestd.readers import ReadDetails, Reader, Record, SourceStream, json_locate
 from ingestd.readers.json_batched import BOM, WHITESPACE, BatchedJsonReader
 
 
@@ -28,22 +28,39 @@ class JsonReader:
         self.fast: Reader | None = BatchedJsonReader() if items_path == "item" else None
 
     def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
+        """The records, numbers as read: integers exact, decimals as `Decimal` (staging makes
+        them doubles), so that no integer in the signed 64-bit range is refused or changed."""
         found = _ArrayWatch(self._parent)
         count = 0
         try:
-            for item in ijson.items(found.watch(stream), self._path, use_float=True):
+            for item in ijson.items(found.watch(stream), self._path, use_float=False):
                 yield item
                 count += 1
+        except _LoneSurrogate as exc:
+            index = json_locate.record_at(stream.fd, self._path, exc.offset)
+            raise InvalidInput(
+                f"record {index} holds a lone UTF-16 surrogate escape ({exc.escape}), which is "
+                "not a character",
+                **self.where(stream.fd, index),
+            ) from None
         except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
             raise InvalidInput(
-                f"malformed JSON: {_first_line(exc)}",
-                record_index=count,
-                byte_offset=stream.position,
-                records_before_error=count,
+                f"malformed JSON: {_first_line(exc)}", **self.where(stream.fd, count)
             ) from exc
         if not found.seen:
             where = "the top level" if not self._parent else f"'{self._parent}'"
             raise InvalidInput(f"no array at {where} (json_items_path is '{self._path}')")
+
+    def where(self, fd: int, index: int) -> dict[str, Any]:
+        """Where record `index` starts (or, past the last record, where the text after the
+        array does), for a failure report."""
+        found = json_locate.record_start(fd, self._path, index)
+        if found is None:
+            return {"record_index": index, "records_before_error": index}
+        place = {"byte_offset": found.place.byte_offset, "line": found.place.line}
+        if found.after_array:
+            return {"after_the_array": True, "records_before_error": index, **place}
+        return {"record_index": index, "records_before_error": index, **place}
 
 
 class _ArrayWatch:
@@ -54,10 +71,10 @@ class _ArrayWatch:
         self.seen = False
 
     def watch(self, stream: SourceStream) -> Any:
-        _skip_bom(stream)
+        bom = _skip_bom(stream)
         if self._parent:
             return self._events(_SurrogateGuard(stream))
-        _require_top_level_array(stream)
+        _require_top_level_array(stream, bom)
         self.seen = True
         return _SurrogateGuard(stream)
 
@@ -66,6 +83,13 @@ class _ArrayWatch:
             if not self.seen and event[1] == "start_array" and event[0] == self._parent:
                 self.seen = True
             yield event
+
+
+class _LoneSurrogate(Exception):
+    def __init__(self, offset: int, escape: str) -> None:
+        super().__init__(escape)
+        self.offset = offset
+        self.escape = escape
 
 
 class _SurrogateGuard:
@@ -84,6 +108,7 @@ class _SurrogateGuard:
         self._stream = stream
         self._held = b""
         self._before = b""
+        self._offset = stream.consumed  # in the file, of the next byte handed on
 
     def read(self, size: int = 65536) -> bytes:
         while True:
@@ -94,6 +119,7 @@ class _SurrogateGuard:
                 self._held = window[len(out) :]
                 self._check(self._before, out, self._held)
                 self._before = (self._before + out)[-self._HOLD :]
+                self._offset += len(out)
                 return out
             self._held = window
 
@@ -111,21 +137,20 @@ class _SurrogateGuard:
                 paired = at >= 6 and self._ESCAPE.match(window, at - 6) is not None
                 paired = paired and window[at - 3 : at - 2] in (b"8", b"9", b"a", b"b", b"A", b"B")
             if not paired:
-                raise InvalidInput(
-                    "the file holds a lone UTF-16 surrogate escape "
-                    f"({window[at : at + 6].decode('ascii', 'replace')}), which is not a character",
-                    byte_offset=self._stream.position,
-                )
+                text = window[at : at + 6].decode("ascii", "replace")
+                raise _LoneSurrogate(self._offset - len(before) + at, text)
 
 
-def _skip_bom(stream: SourceStream) -> None:
+def _skip_bom(stream: SourceStream) -> bool:
     """RFC 8259 lets a parser ignore a UTF-8 byte order mark; Windows tools like to write one."""
     head = stream.read(len(BOM))
     if head != BOM:
         stream.unread(head)
+        return False
+    return True
 
 
-def _require_top_level_array(stream: SourceStream) -> None:
+def _require_top_level_array(stream: SourceStream, bom: bool) -> None:
     """Peek at the first significant byte, then hand what was read back to the parser."""
     head = b""
     while not head.lstrip(WHITESPACE):
@@ -135,13 +160,18 @@ def _require_top_level_array(stream: SourceStream) -> None:
         head += block
     stream.unread(head)
     first = head.lstrip(WHITESPACE)[:1]
+    if not head and bom:
+        raise InvalidInput(
+            "the file holds only a UTF-8 byte order mark (3 bytes) and no data: an empty export "
+            "is not an empty catalog"
+        )
     if not head:
         raise InvalidInput("the file is empty (0 bytes): an empty export is not an empty catalog")
     if first != b"[":
         shown = repr(first)[1:] if first else "only whitespace"
         raise InvalidInput(
             f"the top level is not an array: the first significant byte is {shown}",
-            byte_offset=len(head) - len(head.lstrip(WHITESPACE)),
+            byte_offset=len(head) - len(head.lstrip(WHITESPACE)) + (len(BOM) if bom else 0),
         )
 
 

@@ -12,8 +12,8 @@ from ingestd.core.protocol import (
     ResendChecksum,
     RetryLater,
     RewindTo,
-    StateLost,
     Source,
+    StateLost,
     classify,
 )
 
