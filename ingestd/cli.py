@@ -84,6 +84,17 @@ def _run(args: argparse.Namespace) -> int:
     return Daemon(settings, config_path=path).run()
 
 
+def demo_settings(callback_url: str = "http://127.0.0.1:9000/callback") -> Settings:
+    """The embedded default: one inbox under ./spool/demo, for trying ingestd without a config."""
+    inbox = {
+        "name": "demo",
+        "root": str(DEMO_ROOT / "demo"),
+        "callback_url": callback_url,
+        "settle_seconds": 1.0,
+    }
+    return from_mapping({"inbox": [inbox]}, "embedded default")
+
+
 def _run_demo() -> int:
     """No config at all: a spool under ./spool/ and an in-process reference receiver."""
     from ingestd.daemon import Daemon
@@ -92,21 +103,10 @@ def _run_demo() -> int:
     log.setup()
     receiver = ReceiverServer(DEMO_ROOT / "receiver", port=0)
     receiver.start()
-    settings = from_mapping(
-        {
-            "inbox": [
-                {
-                    "name": "demo",
-                    "root": str(DEMO_ROOT / "demo"),
-                    "callback_url": receiver.url,
-                    "settle_seconds": 1.0,
-                }
-            ]
-        },
-        "embedded default",
-    )
+    settings = demo_settings(receiver.url)
     structlog.get_logger("ingestd").info(
-        "no config given: running the demo; drop a JSON array of objects into the inbox",
+        "no config given: running the demo; drop a JSON array of objects or an Excel workbook "
+        "(.xlsx) into the inbox",
         inbox=str((DEMO_ROOT / "demo" / "inbox").resolve()),
         receiver=receiver.url,
         received_records=str((DEMO_ROOT / "receiver").resolve()),
@@ -134,11 +134,19 @@ def _receiver(args: argparse.Namespace) -> int:
     return 0
 
 
-def _operator_settings(explicit: str | None) -> tuple[Path, Settings]:
+def _operator_settings(explicit: str | None) -> tuple[str, Settings]:
+    """The config an operator's command reads: --config, $INGESTD_CONFIG, the system one, or,
+    when there is none of them, the demo's embedded default (as `ingestd run` uses), said so."""
     path = config_path(explicit) or SYSTEM_CONFIG
-    if not path.exists() and path == SYSTEM_CONFIG:
-        raise ConfigError(f"no config given and {SYSTEM_CONFIG} does not exist: pass --config PATH")
-    return path, load(path)
+    if path == SYSTEM_CONFIG and not path.exists():
+        print(
+            f"ingestd: no --config, no $INGESTD_CONFIG and no {SYSTEM_CONFIG}: using the "
+            f"embedded demo default (inbox 'demo' under {DEMO_ROOT / 'demo'}), as `ingestd run` "
+            "does",
+            file=sys.stderr,
+        )
+        return "embedded default", demo_settings()
+    return str(path), load(path)
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -168,7 +176,10 @@ def _reingest(args: argparse.Namespace) -> int:
     layouts = [Layout(inbox.root) for inbox in settings.inbox]
     try:
         target = reingest(args.path, layouts)
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
+        print(f"ingestd: cannot reingest: {exc}; nothing was moved", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
         print(f"ingestd: cannot reingest: {exc}", file=sys.stderr)
         return 1
     print(f"moved to {printable_name(str(target))}")

@@ -86,7 +86,7 @@ class InboxService:
         )
         self.runtime = InboxRuntime(
             name=settings.name,
-            spool=Spool(layout, settings.patterns),
+            spool=Spool(layout, settings.patterns, settings.name),
             sender=Sender(
                 settings.callback_url,
                 settings.request_timeout_seconds,

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import structlog
 
-from ingestd import durable, failpoints
+from ingestd import durable, failpoints, receipts
 from ingestd.core.names import printable_name
 from ingestd.core.settle import Observation, wanted
 from ingestd.errors import ConfigError
 
 log = structlog.get_logger("ingestd.spool")
 
-RETRY_STATE = ".retry.json"
+RETRY_STATE = receipts.RETRY_STATE
 
 
 @dataclass(frozen=True)
@@ -112,11 +112,14 @@ class Claim:
 
     @classmethod
     def in_folder(cls, folder: Path) -> Claim | None:
-        """The claim a work/ folder holds: its data file is the name every other entry extends."""
+        """The claim a folder holds: its data file is the name every other entry extends (it
+        may be gone, moved out by an admin); None for an empty folder."""
         entries = os.listdir(folder)
         if not entries:
             return None
-        return cls(folder, min(entries, key=len), synced=False)
+        found = receipts.data_name(entries, lambda n: receipts.receipt_kind(folder / n) is not None)
+        name = found[0] if found is not None else min(entries, key=len)
+        return cls(folder, name, synced=False)
 
 
 def new_token(now: float) -> str:
@@ -129,28 +132,56 @@ def new_token(now: float) -> str:
 class Spool:
     """File moves for one inbox; every move is a rename within one filesystem, fsynced."""
 
-    def __init__(self, layout: Layout, patterns: list[str]) -> None:
+    def __init__(self, layout: Layout, patterns: list[str], inbox: str = "") -> None:
         self.layout = layout
         self._patterns = patterns
+        self._log = log.bind(inbox=inbox) if inbox else log
         self._warned: set[str] = set()
+        self._receipts: dict[str, Observation] = {}  # receipts seen in the inbox, as they were
 
     def look(self, name: str) -> Observation | None:
-        """Stat an inbox entry without following links; None if it is not a wanted regular file."""
-        if not wanted(name, self._patterns):
+        """Stat an inbox entry without following links; None if it is not a wanted regular file
+        (or is one of ingestd's own receipts, moved back with a finished file)."""
+        receipt_name = receipts.has_receipt_name(name)
+        if not receipt_name and not wanted(name, self._patterns):
             return None
         try:
             info = os.lstat(self.layout.inbox / name)
         except FileNotFoundError:
             self._warned.discard(name)
+            self._receipts.pop(name, None)
             return None
         if not stat.S_ISREG(info.st_mode):
             self._warn_once(name, info)
             return None
-        return Observation(info.st_size, info.st_mtime_ns, info.st_ino)
+        seen = Observation(info.st_size, info.st_mtime_ns, info.st_ino)
+        if receipt_name and self._is_receipt(name, seen):
+            return None
+        return seen if wanted(name, self._patterns) else None
+
+    def _is_receipt(self, name: str, seen: Observation) -> bool:
+        if self._receipts.get(name) == seen:
+            return True
+        kind = receipts.receipt_kind(self.layout.inbox / name)
+        if kind is None:
+            self._receipts.pop(name, None)
+            return False
+        self._receipts[name] = seen
+        self._log.warning(
+            "leaving a receipt in the inbox: it is ingestd's record of an earlier ingestion, "
+            "not data",
+            file=printable_name(name),
+            receipt=kind,
+        )
+        return True
 
     def scan(self) -> list[str]:
         """Names in the inbox worth watching (wanted by the patterns)."""
-        names = [n for n in os.listdir(self.layout.inbox) if wanted(n, self._patterns)]
+        names = [
+            n
+            for n in os.listdir(self.layout.inbox)
+            if wanted(n, self._patterns) or receipts.has_receipt_name(n)
+        ]
         self._warned &= set(names)
         return names
 
@@ -234,7 +265,7 @@ class Spool:
         if name in self._warned:
             return
         self._warned.add(name)
-        log.warning(
+        self._log.warning(
             "ignoring an inbox entry that is not a regular file",
             file=printable_name(name),
             mode=stat.filemode(info.st_mode),
@@ -250,9 +281,17 @@ def reingest(path: Path, layouts: list[Layout]) -> Path:
     )
     if layout is None:
         raise ValueError(f"{path} is not in the done/ or failed/ folder of a configured inbox")
+    if not os.path.lexists(path):
+        raise ValueError(f"{path} does not exist")
+    kind = receipts.receipt_kind(path)
+    if kind is not None:
+        raise ValueError(f"{path} is a {kind}, a receipt of an ingestion, not data: it stays")
     claim = Claim.in_folder(path.parent) if path.parent.is_dir() else None
     if claim is None or claim.data != path:
-        raise ValueError(f"{path} is not a finished file (a journal or report stays where it is)")
+        raise ValueError(
+            f"{path} is not the data file of a finished claim (a journal or report stays where "
+            "it is)"
+        )
     if not stat.S_ISREG(os.lstat(path).st_mode):
         raise ValueError(f"{path} is not a regular file")
     target = layout.inbox / path.name

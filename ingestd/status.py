@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from ingestd import receipts
 from ingestd.core.journal import replay
 from ingestd.core.names import printable_name
 from ingestd.core.settle import wanted
@@ -48,6 +49,7 @@ class InboxStatus:
     name: str
     root: str
     waiting: list[str] = field(default_factory=list)
+    receipts_in_inbox: list[str] = field(default_factory=list)
     in_work: list[Claimed] = field(default_factory=list)
     recent_done: list[Finished] = field(default_factory=list)
     recent_failed: list[Finished] = field(default_factory=list)
@@ -56,11 +58,14 @@ class InboxStatus:
 def inbox_status(inbox: InboxSettings, recent: int = RECENT) -> InboxStatus:
     layout = Layout(inbox.root)
     status = InboxStatus(inbox.name, str(inbox.root))
-    status.waiting = sorted(
-        printable_name(n)
-        for n in _entries(layout.inbox)
-        if wanted(n, inbox.patterns) and _is_regular(layout.inbox / n)
-    )
+    for name in sorted(_entries(layout.inbox)):
+        path = layout.inbox / name
+        if not _is_regular(path):
+            continue
+        if receipts.receipt_kind(path) is not None:
+            status.receipts_in_inbox.append(printable_name(name))
+        elif wanted(name, inbox.patterns):
+            status.waiting.append(printable_name(name))
     for token in sorted(_entries(layout.work)):
         claim = Claim.in_folder(layout.work / token) if (layout.work / token).is_dir() else None
         if claim is not None:
@@ -144,6 +149,11 @@ def as_text(statuses: list[InboxStatus]) -> str:
     for s in statuses:
         lines.append(f"inbox {s.name} ({s.root})")
         lines.append(f"  waiting in inbox/: {len(s.waiting)}" + _names(s.waiting))
+        if s.receipts_in_inbox:
+            lines.append(
+                f"  receipts left in inbox/ (not data, never ingested): {len(s.receipts_in_inbox)}"
+                + _names(s.receipts_in_inbox)
+            )
         lines.append(f"  in work/: {len(s.in_work)}")
         for c in s.in_work:
             progress = (

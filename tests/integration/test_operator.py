@@ -90,9 +90,9 @@ def test_reingest_moves_a_finished_file_back_and_it_is_ingested_again(tmp_path, 
     journal = done.with_name("daily.json.journal")
 
     refused = ingestd("reingest", str(journal), "--config", str(daemon.config))
-    assert refused.returncode == 1 and "not a finished file" in refused.stderr
+    assert refused.returncode == 2 and "is a journal" in refused.stderr
     refused = ingestd("reingest", str(tmp_path / "elsewhere.json"), "--config", str(daemon.config))
-    assert refused.returncode == 1 and "not in the done/ or failed/" in refused.stderr
+    assert refused.returncode == 2 and "not in the done/ or failed/" in refused.stderr
 
     moved = ingestd("reingest", str(done), "--config", str(daemon.config))
     assert moved.returncode == 0, moved.stderr
@@ -114,6 +114,65 @@ def test_reingest_never_replaces_a_file_waiting_in_the_inbox(tmp_path, receiver)
         f'[[inbox]]\nname = "p"\nroot = "{spool.root}"\ncallback_url = "{receiver.url}"\n'
     )
     result = ingestd("reingest", str(finished / "p.json"), "--config", str(config))
-    assert result.returncode == 1 and "already exists" in result.stderr
+    assert result.returncode == 2 and "already exists" in result.stderr
     assert (spool.inbox / "p.json").read_bytes() == b"[2]"
     assert (finished / "p.json").read_bytes() == b"[1]"
+
+
+def test_reingest_refuses_the_receipts_of_a_folder_whose_data_was_moved_out(tmp_path, receiver):
+    """Only a data file goes back: a journal or report left behind is refused, exit 2, and
+    nothing moves (it once went in, and came out as x.json.error.json.error.json)."""
+    spool = Spool(tmp_path / "spool")
+    finished = spool.failed / "2026-11-26" / "20261126T000000.000000Z-00000000"
+    finished.mkdir(parents=True)
+    spool.inbox.mkdir(parents=True)
+    report = {"file": "x.json", "reason": "invalid_input", "error": "e", "what_to_do": "w"}
+    (finished / "x.json.error.json").write_bytes(orjson.dumps(report))
+    (finished / "x.json.journal").write_bytes(
+        b'{"ingestion_id":"a","type":"begin","journal_version":1,"claim_token":"t"}\n'
+    )
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[[inbox]]\nname = "p"\nroot = "{spool.root}"\ncallback_url = "{receiver.url}"\n'
+    )
+    for name, kind in (("x.json.error.json", "failure report"), ("x.json.journal", "journal")):
+        result = ingestd("reingest", str(finished / name), "--config", str(config))
+        assert result.returncode == 2, result.stderr
+        assert f"is a {kind}" in result.stderr and "nothing was moved" in result.stderr
+    assert sorted(os.listdir(finished)) == ["x.json.error.json", "x.json.journal"]
+    assert os.listdir(spool.inbox) == []
+    result = ingestd("reingest", str(finished / "x.json"), "--config", str(config))
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_receipts_moved_back_with_their_file_are_left_in_the_inbox(tmp_path, receiver, daemon):
+    """An admin's `mv failed/<date>/<claim>/* inbox/` takes the report along: the file is
+    ingested again, its journal and report are left where they are with one warning each, and
+    `ingestd status` lists them."""
+    spool = Spool(tmp_path / "spool")
+    daemon.configure([inbox_config(spool.root, receiver, rescan_seconds=0.3)])
+    daemon.start()
+    spool.drop("good.json", catalog(5))
+    spool.drop("bad.json", b"[1]")
+    wait_until(lambda: spool.data_files("done") and spool.data_files("failed"), what="both")
+    for folder in [*spool.done.glob("*/*"), *spool.failed.glob("*/*")]:
+        for entry in folder.iterdir():
+            os.rename(entry, spool.inbox / entry.name)
+    wait_until(lambda: len(receiver.completed()) == 2, what="good.json again")
+    wait_until(
+        lambda: sum(line["event"] == "file failed" for line in daemon.log_lines()) == 2,
+        what="bad.json again",
+    )
+    wait_until(
+        lambda: sum("leaving a receipt" in line["event"] for line in daemon.log_lines()) == 2,
+        what="a warning per receipt",
+    )
+    assert sorted(os.listdir(spool.inbox)) == ["bad.json.error.json", "good.json.journal"]
+    assert not list(tmp_path.rglob("*.error.json.error.json"))
+    status = orjson.loads(ingestd("status", "--json", "--config", str(daemon.config)).stdout)
+    (inbox,) = status["inboxes"]
+    assert inbox["waiting"] == []
+    assert sorted(inbox["receipts_in_inbox"]) == sorted(os.listdir(spool.inbox))
+    assert daemon.process.terminate() == 0
+    warnings = [line for line in daemon.log_lines() if "leaving a receipt" in line["event"]]
+    assert len(warnings) == len(os.listdir(spool.inbox))
