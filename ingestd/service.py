@@ -96,7 +96,11 @@ class InboxService:
             ),
             reader_for=chooser(
                 JsonReader(settings.json_items_path),
-                ExcelReader(settings.excel_sheet, settings.excel_header_row),
+                ExcelReader(
+                    settings.excel_sheet,
+                    settings.excel_header_row,
+                    header_conflicts=settings.excel_header_conflicts,
+                ),
             ),
             limits=ChunkLimits(settings.chunk_records, settings.chunk_bytes),
             retry=RetryPolicy(

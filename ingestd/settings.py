@@ -32,6 +32,7 @@ class InboxSettings(BaseModel):
     json_items_path: str = "item"
     excel_sheet: str | int | None = None
     excel_header_row: int = Field(1, ge=1)
+    excel_header_conflicts: Literal["fail", "rename"] = "fail"
     callback_token_file: Path | None = None
     callback_token_credential: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
     tls_verify: bool = True

@@ -21,10 +21,11 @@ from ingestd.core import numbers
 from ingestd.core.chunking import Chunk, ChunkLimits, ChunkPlanner, ChunkSpan, canonical
 from ingestd.errors import InvalidInput
 from ingestd.gcpause import gc_paused
-from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, SourceStream
+from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, Reread, SourceStream
 
 _BUFFER = 1 << 20
 _CHECKPOINT_EVERY = 1024
+_READINGS = 3  # a reading, one more that learned what to rename, and a spare
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,27 @@ def _stage(
     info = os.fstat(fd)
     if info.st_size == 0:
         raise InvalidInput("the file is empty (0 bytes): an empty export is not an empty catalog")
-    stream = SourceStream(fd, scratch=staged.parent)
     details = ReadDetails()
+    for _ in range(_READINGS):
+        try:
+            return _read(fd, reader, limits, staged, index, checkpoint, details)
+        except Reread:
+            continue  # with what the reading noted in `details`
+    raise InvalidInput(f"the file could not be read in {_READINGS} passes")
+
+
+def _read(
+    fd: int,
+    reader: Reader,
+    limits: ChunkLimits,
+    staged: Path,
+    index: Path,
+    checkpoint: Callable[[], None] | None,
+    details: ReadDetails,
+) -> Staged:
+    stream = SourceStream(fd)
     planner = ChunkPlanner(limits)
-    mode = private_mode(info.st_mode)
+    mode = private_mode(os.fstat(fd).st_mode)
     try:
         with _create(staged, mode) as out, _IndexWriter(index, mode) as spans:
             total = 0

@@ -17,12 +17,10 @@ DECLINED = "declined"
 REJECTED = "rejected"
 
 
-def outcome(
-    reader: Reader, path: Path, details: ReadDetails | None = None, scratch: Path | None = None
-) -> object:
+def outcome(reader: Reader, path: Path, details: ReadDetails | None = None) -> object:
     fd = os.open(path, os.O_RDONLY)
     try:
-        records = list(reader.records(SourceStream(fd, scratch), details or ReadDetails()))
+        records = list(reader.records(SourceStream(fd), details or ReadDetails()))
         return [bytes(r) if isinstance(r, CanonicalRecord) else canonical(r) for r in records]
     except Declined:
         return DECLINED

@@ -301,3 +301,110 @@ def test_a_file_is_read_by_the_reader_its_name_calls_for(name, kind):
     from ingestd.readers.json import JsonReader
 
     assert chooser(JsonReader(), ExcelReader())(name).file_type == kind
+
+
+def both_readers(path: Path, conflicts: str = "fail") -> list[dict]:
+    """The records as staged (rereading when a reader asks), by the streaming reader and by
+    openpyxl, which must agree."""
+    import orjson
+
+    from ingestd.staging import stage
+
+    found = []
+    for reader in (
+        ExcelReader(header_conflicts=conflicts),
+        ExcelReader(header_conflicts=conflicts).fast,
+    ):
+        assert reader is not None
+        fd = os.open(path, os.O_RDONLY)
+        out = path.with_name(f"{path.name}.{len(found)}")
+        try:
+            staged = stage(fd, reader, ChunkLimits(100, 1 << 20), out, out.with_suffix(".i"))
+        finally:
+            os.close(fd)
+        records = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+        found.append((records, staged.details.notes))
+    assert found[0] == found[1]
+    return found[0][0]
+
+
+def test_date_times_and_times_keep_their_milliseconds(tmp_path):
+    """Excel stores milliseconds: they are kept when, rounded to the millisecond, not zero."""
+    values = [
+        dt.datetime(2026, 1, 2, 3, 4, 5, 600_000),
+        dt.datetime(2026, 1, 2, 0, 0, 0, 250_000),
+        dt.datetime(2026, 1, 2, 3, 4, 5),
+        dt.datetime(2026, 1, 2),
+        dt.time(3, 4, 5, 600_000),
+        dt.time(23, 59, 59, 5_000),
+        dt.time(3, 4, 5),
+        dt.timedelta(hours=30, minutes=5, milliseconds=125),
+    ]
+    path = workbooks.write(tmp_path / "t.xlsx", {"S": [["v"], *[[v] for v in values]]})
+    assert [r["v"] for r in both_readers(path)] == [
+        "2026-01-02T03:04:05.600",
+        "2026-01-02T00:00:00.250",
+        "2026-01-02T03:04:05",
+        "2026-01-02",
+        "03:04:05.600",
+        "23:59:59.005",
+        "03:04:05",
+        "30:05:00.125",
+    ]
+
+
+RENAMING = [
+    ["sku", "description", "price", "description", None, "description_2"],
+    ["A", "first", 1, "second", None, "x"],
+    ["B", "third", 2, "fourth", "under nothing", "y"],
+]
+
+
+def test_repeated_headers_fail_by_default_saying_how_to_keep_both(tmp_path):
+    path = workbooks.write(tmp_path / "t.xlsx", {"S": RENAMING})
+    fails(path, 'columns B and D .* excel_header_conflicts = "rename"')
+
+
+def test_rename_keeps_every_column_and_names_the_generated_ones(tmp_path):
+    """Later repeats get _2, _3 (skipping a header that exists, left or right); a column with
+    values under an empty header becomes column_<LETTER>, in every record."""
+    path = workbooks.write(tmp_path / "t.xlsx", {"S": RENAMING})
+    records = both_readers(path, "rename")
+    assert records == [
+        {"sku": "A", "description": "first", "price": 1, "description_3": "second",
+         "column_E": None, "description_2": "x"},
+        {"sku": "B", "description": "third", "price": 2, "description_3": "fourth",
+         "column_E": "under nothing", "description_2": "y"},
+    ]  # fmt: skip
+
+
+def test_a_value_under_an_empty_header_found_late_puts_its_column_in_every_record(tmp_path):
+    """The column is known only at the last row: the sheet is read again, knowing it."""
+    rows = [["sku", None, "name"]] + [[f"S{i}", None, "n"] for i in range(50)]
+    rows[-1][1] = "late"
+    rows.append(["Z", None, "n", "right of the header"])
+    path = workbooks.write(tmp_path / "t.xlsx", {"S": rows})
+    records = both_readers(path, "rename")
+    assert len(records) == 51 and all(
+        set(r) == {"sku", "column_B", "name", "column_D"} for r in records
+    )
+    assert [r["column_B"] for r in records][-2:] == ["late", None]
+    assert records[-1]["column_D"] == "right of the header" and records[0]["column_D"] is None
+
+
+def test_renames_are_in_the_log_and_the_receipt(tmp_path):
+    from ingestd.readers import chooser
+    from ingestd.readers.json import JsonReader
+
+    h = Harness(tmp_path, ChunkLimits(2, 1 << 20))
+    h.runtime.reader_for = chooser(JsonReader(), ExcelReader(header_conflicts="rename"))
+    try:
+        path = workbooks.write(tmp_path / "t.xlsx", {"S": RENAMING})
+        assert h.run(h.drop("t.xlsx", path.read_bytes())) == "done"
+        (journal,) = [p for p in h.finished("done") if p.name.endswith(".journal")]
+        begin = __import__("orjson").loads(journal.read_bytes().splitlines()[0])
+        assert begin["notes"]["renamed_columns"] == {
+            "D": "description_3", "E": "column_E"
+        }  # fmt: skip
+    finally:
+        h.close()

@@ -16,7 +16,7 @@ import io
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Any, Protocol
 
 Record = dict[str, Any]
@@ -36,6 +36,7 @@ class ReadDetails:
 
     sheet: str | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    hints: dict[str, Any] = field(default_factory=dict)  # what a reading tells the next one
 
 
 class SourceStream:
@@ -45,9 +46,8 @@ class SourceStream:
     view of the same descriptor. Either way `drain` completes the digest over the whole file.
     """
 
-    def __init__(self, fd: int, scratch: Path | None = None) -> None:
+    def __init__(self, fd: int) -> None:
         self._fd = fd
-        self.scratch = scratch  # a folder beside the file where a reader may keep a temporary file
         self._hash = hashlib.sha256()
         self._pending = b""
         self.position = 0
@@ -88,7 +88,7 @@ class SourceStream:
 
     @property
     def fd(self) -> int:
-        """The descriptor, for a forked process reading by position (os.pread)."""
+        """The descriptor, for reading the file again by position (os.pread)."""
         return self._fd
 
     def seekable(self) -> io.BufferedReader:
@@ -128,6 +128,12 @@ class _PositionalReader(io.RawIOBase):
 
 class Declined(Exception):
     """A fast reader is not sure of the file; its reference reader decides, and explains."""
+
+
+class Reread(Exception):
+    """The reader learned something that changes records it already gave (a column with
+    values under an empty header, when renaming); it noted it in the ReadDetails, and the file
+    is read again from the start with them."""
 
 
 class Reader(Protocol):

@@ -11,10 +11,10 @@ import datetime as dt
 import math
 import xml.parsers.expat
 import zipfile
-from collections.abc import Callable, Generator, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Generator, Iterator
 from typing import IO, Any
 
+from ingestd.core import headers
 from ingestd.errors import Interrupted, InvalidInput
 from ingestd.readers import (
     CanonicalRecord,
@@ -22,10 +22,10 @@ from ingestd.readers import (
     ReadDetails,
     Reader,
     Record,
+    Reread,
     SourceStream,
-    excel_split,
 )
-from ingestd.readers.excel_rows import FormulaCounter, SheetRows, Source, column_letter
+from ingestd.readers.excel_rows import FormulaCounter, SheetRows
 from ingestd.readers.workbook_zip import SAVE_AS_XLSX, open_workbook_zip
 
 
@@ -34,12 +34,19 @@ class ExcelReader:
     fast: Reader | None = None
 
     def __init__(
-        self, sheet: str | int | None = None, header_row: int = 1, streaming: bool = False
+        self,
+        sheet: str | int | None = None,
+        header_row: int = 1,
+        streaming: bool = False,
+        header_conflicts: str = headers.FAIL,
     ) -> None:
         self._sheet = sheet
         self._header_row = header_row
         self._streaming = streaming
-        self.fast: Reader | None = None if streaming else ExcelReader(sheet, header_row, True)
+        self._conflicts = header_conflicts
+        self.fast: Reader | None = (
+            None if streaming else ExcelReader(sheet, header_row, True, header_conflicts)
+        )
 
     def records(
         self, stream: SourceStream, details: ReadDetails
@@ -52,14 +59,15 @@ class ExcelReader:
             details.sheet = sheet.title
             # openpyxl keeps the sheet's archive path private; its API has no public name for it
             member = sheet._worksheet_path.lstrip("/")
+            naming = Naming(self._conflicts, details)
             if self._streaming:
-                read = self._read_streaming(workbook, sheet, archive, member, stream, details)
+                read = self._read_streaming(workbook, sheet, archive, member, naming)
             else:
-                read = self._read_with_openpyxl(sheet, archive, member)
+                read = self._read_with_openpyxl(sheet, archive, member, naming)
             uncached = yield from read
             if uncached:
                 details.notes["formulas_without_cached_value"] = uncached
-        except (InvalidInput, Interrupted, GeneratorExit, Declined):
+        except (InvalidInput, Interrupted, GeneratorExit, Declined, Reread):
             raise
         except Exception as exc:
             if self._streaming:
@@ -70,42 +78,26 @@ class ExcelReader:
             archive.close()
 
     def _read_with_openpyxl(
-        self, sheet: Any, archive: zipfile.ZipFile, member: str
+        self, sheet: Any, archive: zipfile.ZipFile, member: str, naming: Naming
     ) -> Generator[Record, None, int]:
         """The records, then the number of formulas without a cached value."""
         sheet.reset_dimensions()  # a wrong <dimension> must not cut rows or columns off
-        yield from _rows_to_records(
-            sheet.iter_rows(values_only=True), self._header_row, sheet.title
-        )
+        rows = sheet.iter_rows(values_only=True)
+        yield from _rows_to_records(rows, self._header_row, sheet.title, naming)
         return _formulas_without_cached_value(archive, member)
 
     def _read_streaming(
-        self,
-        workbook: Any,
-        sheet: Any,
-        archive: zipfile.ZipFile,
-        member: str,
-        stream: SourceStream,
-        details: ReadDetails,
+        self, workbook: Any, sheet: Any, archive: zipfile.ZipFile, member: str, naming: Naming
     ) -> Generator[Record | CanonicalRecord, None, int]:
-        """The same from the sheet's XML, formulas counted on the way (excel_rows); a long sheet
-        by two processes at once (excel_split)."""
-        settings: SheetSettings = (
+        """The same from the sheet's XML, formulas counted on the way (excel_rows)."""
+        rows = SheetRows(
             sheet._shared_strings,  # the table openpyxl read for this sheet; no public name
             workbook.epoch,
             set(workbook._date_formats),
             set(workbook._timedelta_formats),
         )
-        size, scratch = archive.getinfo(member).file_size, stream.scratch
-        if scratch is not None and size >= excel_split.SPLIT_MIN_BYTES:
-            halves = _Halves(settings, sheet.title, self._header_row, lambda: archive.open(member))
-            uncached = yield from halves.read(excel_split.cut_target(size), scratch)
-            if halves.taken:
-                details.notes["read_in_two_processes"] = True
-            return uncached
-        rows = SheetRows(*settings)
         with archive.open(member) as source:
-            yield from _rows_to_records(rows.rows(source), self._header_row, sheet.title)
+            yield from _rows_to_records(rows.rows(source), self._header_row, sheet.title, naming)
         return rows.formulas.missing
 
     def where(self, fd: int, index: int) -> dict[str, Any]:
@@ -153,103 +145,98 @@ def _load(f: IO[bytes]) -> Any:
         raise _unreadable(exc, "the workbook cannot be opened") from exc
 
 
-class _Halves:
-    """A sheet read by this process up to its middle and by a forked one after it."""
-
-    def __init__(
-        self,
-        settings: SheetSettings,
-        title: str,
-        header_row: int,
-        open_sheet: Callable[[], IO[bytes]],
-    ) -> None:
-        self._settings = settings
-        self._title = title
-        self._header_row = header_row
-        self._open = open_sheet
-        self.taken = False
-
-    def read(self, target: int, scratch: Path) -> Generator[Record | CanonicalRecord, None, int]:
-        rows = SheetRows(*self._settings)
-        with excel_split.SecondHalf(self._open, self._read_from, target, scratch) as half:
-            first = self._first_half(rows, half, excel_split.SplitFinder(target))
-            yield from _rows_to_records(first, self._header_row, self._title, half.send_header)
-            if not self.taken:
-                return rows.formulas.missing
-            yield from half.records()
-            return rows.formulas.missing + half.formulas
-
-    def _first_half(
-        self,
-        rows: SheetRows,
-        half: excel_split.SecondHalf,
-        finder: excel_split.SplitFinder,
-    ) -> Iterator[tuple[Any, ...]]:
-        """The rows up to the cut; from there on too, unless the other process takes over."""
-        with self._open() as source:
-            rest = None
-            while rest is None and (block := source.read(excel_split.BLOCK)):
-                ready, rest = finder.feed(block)
-                yield from rows.feed(ready)
-            if (
-                rest is not None
-                and half.header_sent
-                and rows.between_rows
-                and half.takes_over(finder, rows.sheet_data_at, rows.next_row)
-            ):
-                self.taken = True
-                return
-            half.close()
-            yield from rows.feed(finder.rest() if rest is None else rest)
-            while block := source.read(excel_split.BLOCK):
-                yield from rows.feed(block)
-            yield from rows.finish()
-
-    def _read_from(
-        self, source: Source, first_row: int, header: list[str]
-    ) -> Generator[Record, None, int]:
-        """In the other process: the records from the cut on, numbered as a single reading
-        numbers them."""
-        rows = SheetRows(*self._settings, first_row=first_row)
-        numbered = enumerate(rows.rows(source), start=first_row)
-        yield from _records_under(header, numbered, self._title)
-        return rows.formulas.missing
-
-
-SheetSettings = tuple[Sequence[str], dt.datetime, set[int], set[int]]
-
-
 def _rows_to_records(
     rows: Iterator[tuple[Any, ...]],
     header_row: int,
     sheet: str,
-    found_header: Callable[[list[str]], None] | None = None,
+    naming: Naming,
 ) -> Iterator[Record]:
     numbered = enumerate(rows, start=1)
     for number, row in numbered:
         if number == header_row:
-            header = _header(row, number, sheet)
-            if found_header is not None:
-                found_header(header)
-            yield from _records_under(header, numbered, sheet)
+            names = naming.start(_header(row, number, sheet), number, sheet)
+            yield from _records_under(names, numbered, sheet, naming)
             return
     raise InvalidInput(f"sheet {sheet!r} has no header row {header_row}: it is empty", sheet=sheet)
 
 
 def _records_under(
-    header: list[str], numbered: Iterator[tuple[int, tuple[Any, ...]]], sheet: str
+    names: list[str],
+    numbered: Iterator[tuple[int, tuple[Any, ...]]],
+    sheet: str,
+    naming: Naming,
 ) -> Iterator[Record]:
-    named = all(header)
+    named = all(names)
     for index, number, row in _record_rows(numbered):
-        if named and len(row) <= len(header) and _PLAIN.issuperset(map(type, row)):
+        if named and len(row) <= len(names) and _PLAIN.issuperset(map(type, row)):
             # the common row: every column named, every value JSON already; a float that is
             # not finite is left for orjson, which writes it as null, as _json_value would
-            record = dict(zip(header, row, strict=False))
-            if len(row) < len(header):
-                record.update(dict.fromkeys(header[len(row) :]))
+            record = dict(zip(names, row, strict=False))
+            if len(row) < len(names):
+                record.update(dict.fromkeys(names[len(row) :]))
             yield record
-        else:
-            yield _record(header, row, number, sheet, index)
+            continue
+        record, unnamed = _record(names, row)
+        if unnamed:
+            if not naming.renaming:
+                raise _value_under_empty_header(unnamed[0], number, sheet, index)
+            names = naming.add(unnamed, index, numbered)
+            named = all(names)
+            record, _ = _record(names, row)
+        yield record
+
+
+class Naming:
+    """Field names for one sheet's columns, by `excel_header_conflicts`; when renaming, a value
+    under an empty header found after the first record means the records already given lack
+    its column: the rest of the sheet is searched for more such columns, and the reading starts
+    again (Reread) knowing them all, so that every record has every column."""
+
+    def __init__(self, conflicts: str, details: ReadDetails) -> None:
+        self.renaming = conflicts == headers.RENAME
+        self._conflicts = conflicts
+        self._details = details
+        self._header: list[str] = []
+        self._known: set[int] = set(details.hints.get(COLUMNS_WITH_VALUES, ()))
+
+    def start(self, header: list[str], number: int, sheet: str) -> list[str]:
+        self._header = header
+        try:
+            return self._names()
+        except headers.DuplicateHeader as exc:
+            first, second = exc.columns
+            raise InvalidInput(
+                f"columns {first} and {second} of sheet {sheet!r} both have the header "
+                f"{exc.name!r}: a record cannot hold the same field twice (set "
+                'excel_header_conflicts = "rename" to keep both)',
+                sheet=sheet,
+                row=number,
+                columns=exc.columns,
+            ) from None
+
+    def add(
+        self,
+        columns: list[int],
+        index: int,
+        rest: Iterator[tuple[int, tuple[Any, ...]]],
+    ) -> list[str]:
+        self._known.update(columns)
+        if index > 0:
+            for _, row in rest:
+                self._known.update(c for c, v in enumerate(row) if not _empty(v))
+            self._known.difference_update(i for i, name in enumerate(self._header) if name)
+            self._details.hints[COLUMNS_WITH_VALUES] = sorted(self._known)
+            raise Reread(f"columns with values under an empty header: {sorted(self._known)}")
+        return self._names()
+
+    def _names(self) -> list[str]:
+        columns = headers.name_columns(self._header, self._conflicts, self._known)
+        if columns.renamed:
+            self._details.notes["renamed_columns"] = columns.renamed
+        return columns.names
+
+
+COLUMNS_WITH_VALUES = "excel_columns_with_values"
 
 
 def _record_rows(
@@ -269,33 +256,19 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 def _header(row: tuple[Any, ...], number: int, sheet: str) -> list[str]:
     names = ["" if _empty(v) else _text(v).strip() for v in row]
-    seen: dict[str, str] = {}
-    for index, name in enumerate(names):
-        if not name:
-            continue
-        column = column_letter(index)
-        if name in seen:
-            raise InvalidInput(
-                f"columns {seen[name]} and {column} of sheet {sheet!r} both have the header "
-                f"{name!r}: a record cannot hold the same field twice",
-                sheet=sheet,
-                row=number,
-                columns=[seen[name], column],
-            )
-        seen[name] = column
-    if not seen:
+    if not any(names):
         raise InvalidInput(
             f"header row {number} of sheet {sheet!r} is empty", sheet=sheet, row=number
         )
     return names
 
 
-def _record(
-    header: list[str], row: tuple[Any, ...], number: int, sheet: str, record_index: int
-) -> Record:
+def _record(names: list[str], row: tuple[Any, ...]) -> tuple[Record, list[int]]:
+    """The record of a row, and the columns holding a value under no name."""
     record: Record = {}
+    unnamed: list[int] = []
     for index, cell in enumerate(row):
-        name = header[index] if index < len(header) else ""
+        name = names[index] if index < len(names) else ""
         kind = type(cell)
         value = cell
         if kind is not str and kind is not int and kind is not bool and cell is not None:
@@ -303,46 +276,62 @@ def _record(
         if name:
             record[name] = value
         elif not _empty(value):
-            column = column_letter(index)
-            raise InvalidInput(
-                f"cell {column}{number} of sheet {sheet!r} holds a value under an empty header "
-                "(a missing header, or a merged header cell): the value would be lost",
-                record_index=record_index,
-                sheet=sheet,
-                row=number,
-                column=column,
-            )
-    for name in header[len(row) :]:
+            unnamed.append(index)
+    for name in names[len(row) :]:
         if name:
             record[name] = None
-    return record
+    return record, unnamed
+
+
+def _value_under_empty_header(column: int, number: int, sheet: str, index: int) -> InvalidInput:
+    letter = headers.column_letter(column)
+    return InvalidInput(
+        f"cell {letter}{number} of sheet {sheet!r} holds a value under an empty header "
+        "(a missing header, or a merged header cell): the value would be lost (set "
+        'excel_header_conflicts = "rename" to keep it as column_' + letter + ")",
+        record_index=index,
+        sheet=sheet,
+        row=number,
+        column=letter,
+    )
 
 
 def _json_value(value: Any) -> Any:
-    """Excel's value as plain JSON: numbers, booleans, null, text, and dates as ISO 8601 text."""
+    """Excel's value as plain JSON: numbers, booleans, null, text, and dates, times and
+    durations as ISO 8601 text, with milliseconds when Excel stored any (it stores no finer)."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dt.datetime):
-        value = _round_to_second(value)
+        value, millis = _whole_seconds(value)
+        if millis:
+            return f"{value.isoformat(timespec='seconds')}.{millis:03d}"
         if value.time() == dt.time(0):
             return value.date().isoformat()
         return value.isoformat(timespec="seconds")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dt.time):
-        return value.replace(microsecond=0).isoformat(timespec="seconds")
+        moment, millis = _whole_seconds(dt.datetime.combine(dt.date(2000, 1, 1), value))
+        text = moment.time().isoformat(timespec="seconds")
+        return f"{text}.{millis:03d}" if millis else text
     if isinstance(value, dt.timedelta):
-        seconds = round(value.total_seconds())
-        sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
-        return f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        millis = round(value / dt.timedelta(milliseconds=1))
+        sign, millis = ("-" if millis < 0 else ""), abs(millis)
+        seconds, millis = divmod(millis, 1000)
+        text = f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        return f"{text}.{millis:03d}" if millis else text
     return str(value)
 
 
-def _round_to_second(value: dt.datetime) -> dt.datetime:
-    rounded = value.replace(microsecond=0)
-    return rounded + dt.timedelta(seconds=1) if value.microsecond >= 500_000 else rounded
+def _whole_seconds(value: dt.datetime) -> tuple[dt.datetime, int]:
+    """The moment to the second below it, and the milliseconds after (rounded half up)."""
+    millis = (value.microsecond + 500) // 1000
+    whole = value.replace(microsecond=0)
+    if millis == 1000:
+        return whole + dt.timedelta(seconds=1), 0
+    return whole, millis
 
 
 def _text(value: Any) -> str:

@@ -15,23 +15,15 @@ equal on a fuzzed corpus, malformed input included.
 
 from __future__ import annotations
 
-import itertools
-import os
 import re
-from collections.abc import Callable, Generator, Iterator
-from multiprocessing.connection import Connection
+from collections.abc import Callable, Iterator
 
 import orjson
 
 from ingestd.core.chunking import canonical_lines
 from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, Record, SourceStream
-from ingestd.readers.forked import ForkedHalf, TailWriter, Work
 
 _BLOCK = 1 << 20
-SPLIT_MIN_BYTES = 16 << 20  # below this a second process costs more than it saves
-_WHAT = "second half of the file"
-_CUT = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")
-_CUT_CANDIDATES = 16
 _MAX_PENDING = 64 << 20  # a record larger than this goes to the reference reader
 _ATTEMPTS = 4
 _CANDIDATES = 256
@@ -55,15 +47,6 @@ class BatchedJsonReader:
 
     def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[CanonicalRecord]:
         pieces = _Pieces(_after_opening_bracket(stream, self._block), self._block)
-        size = stream.size()
-        if stream.scratch is not None and size >= SPLIT_MIN_BYTES:
-            work = _after_cut(stream.fd, cut_target(size), self._block)
-            with ForkedHalf(work, stream.scratch, _WHAT) as half:
-                taken = yield from _before_cut(pieces, stream, half)
-                if taken:
-                    details.notes["read_in_two_processes"] = True
-                    yield from half.records()
-                    return
         for piece in pieces.read(stream.read):
             yield from piece
         yield from pieces.last()
@@ -96,81 +79,6 @@ class _Pieces:
         if not last and not self._cuts:
             raise Declined("an empty array")
         return _canonical(last)
-
-    def closed_here(self) -> list[CanonicalRecord] | None:
-        """The records up to here, if the bytes after the last piece are a piece of their own."""
-        try:
-            return _canonical(_parse(b"[" + self.pending + b"]"))
-        except Declined:
-            return None
-
-
-def cut_target(size: int) -> int:
-    """Where in a file of `size` bytes to look for the cut: its middle."""
-    return size // 2
-
-
-def _before_cut(
-    pieces: _Pieces, stream: SourceStream, half: ForkedHalf
-) -> Generator[CanonicalRecord, None, bool]:
-    """The records before the cut the other process found; whether it takes over from there.
-
-    It does only if the bytes from the last piece to the cut are a piece of their own: then this
-    process's text, closed with `]`, and the other's, opened with `[`, are each a valid array,
-    and joined they are exactly the file's array. A cut inside a string or a nested value
-    leaves a piece that does not parse, and this process reads on alone."""
-    message = half.message()
-    if message is None or "cut" not in message:
-        return False
-    close_end, _ = message["cut"]
-
-    def up_to_cut(size: int) -> bytes:
-        left = close_end - stream.position
-        return stream.read(min(size, left)) if left > 0 else b""
-
-    for piece in pieces.read(up_to_cut):
-        yield from piece
-    last = pieces.closed_here() if stream.position == close_end else None
-    if last is None:
-        half.close()
-        return False
-    yield from last
-    return True
-
-
-def _after_cut(fd: int, target: int, block: int) -> Work:
-    """In the other process: find a `}`, a comma and a `{` after `target`, then read the
-    records from that `{` to the end of the file."""
-
-    def work(conn: Connection, out: TailWriter) -> None:
-        close_end, open_at = _find_cut(fd, target, block)
-        conn.send_bytes(orjson.dumps({"cut": [close_end, open_at]}))
-        pieces = _Pieces(b"", block)
-        position = open_at
-
-        def read(size: int) -> bytes:
-            nonlocal position
-            data = os.pread(fd, size, position)
-            position += len(data)
-            return data
-
-        for piece in pieces.read(read):
-            out.add_all(piece)
-        out.add_all(pieces.last())
-        out.finish()
-
-    return work
-
-
-def _find_cut(fd: int, target: int, block: int) -> tuple[int, int]:
-    """Where the `}` before the cut ends and where the `{` after it begins: the first `}`, comma
-    and `{` after `target` from which the text reads as records (not one inside a string, say).
-    Parsing only guides the choice; the first process still decides whether to take it."""
-    window = os.pread(fd, max(block // 4, 1 << 16), target)
-    for found in itertools.islice(_CUT.finditer(window), _CUT_CANDIDATES):
-        if _cut(window[found.end() - 1 :]) is not None:
-            return target + found.start() + 1, target + found.end() - 1
-    raise Declined("no place to cut the array")
 
 
 def _after_opening_bracket(stream: SourceStream, size: int) -> bytes:
