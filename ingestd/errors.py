@@ -11,7 +11,8 @@
         ├── ReceiverRejected       the receiver refused the data for good
         │   └── ReceiverLostState      it keeps losing what it stored of this ingestion
         ├── JournalCorrupt         the journal is damaged beyond a torn last line
-        └── WorkDamaged            files in work/ changed behind the daemon's back
+        ├── WorkDamaged            files in work/ changed behind the daemon's back
+        └── InternalError          a bug: the same file met unexpected errors too often
 
     Interrupted                the daemon is stopping; the file stays in work/ to resume
 
@@ -113,3 +114,12 @@ class WorkDamaged(FileFailed):
 
 class Interrupted(Exception):
     """The daemon is stopping; the file stays in work/ and resumes from its journal."""
+
+
+class InternalError(FileFailed):
+    kind = "internal_error"
+    advice = (
+        "ingestd met an unexpected error on this file, again and again: that is a bug in "
+        "ingestd, not a fault of the file. Please report it with this report (and the file, if "
+        "you can). After an upgrade, move the file back into the inbox to ingest it again."
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+import traceback
 from typing import Any
 
 import orjson
@@ -27,6 +28,7 @@ from ingestd.core.names import printable_name
 from ingestd.delivery import Delivery
 from ingestd.errors import (
     FileFailed,
+    InternalError,
     Interrupted,
     JournalCorrupt,
     ReceiverLostState,
@@ -50,6 +52,7 @@ class Ingestion:
         self.inbox = inbox
         self.journal: JournalFile | None = None
         self._delivery: Delivery | None = None
+        self.acknowledged = 0  # chunks acknowledged by this run
         self.log = log.bind(inbox=inbox.name, file=printable_name(claim.name), claim=claim.token)
 
     def run(self) -> str:
@@ -219,6 +222,7 @@ class Ingestion:
             Ack(span.number, span.record_offset, span.record_count, span.checksum, self._now())
         )
         failpoints.reached("ack_recorded")
+        self.acknowledged += 1
         rtt = self.inbox.clock.monotonic() - sent_at
         self.inbox.progress.acked(self.claim.token, span.record_count, rtt)
         self.log.info(
@@ -275,6 +279,25 @@ class Ingestion:
         self.inbox.progress.rewound(self.claim.token, to_chunk, decision.lost_state)
 
     # -- finishing ---------------------------------------------------------------------------
+
+    def give_up(self, error: BaseException, attempts: int) -> str:
+        """Fail the file after `attempts` unexpected errors in a row (a bug, not the file's
+        fault), with the last one and its traceback in the report, so the inbox goes on."""
+        failure = InternalError(
+            self.inbox.redact(
+                f"{attempts} unexpected errors in a row on this file, the last: "
+                f"{type(error).__name__}: {error}"
+            ),
+            exception=type(error).__name__,
+            traceback=self.inbox.redact("".join(traceback.format_exception(error))),
+        )
+        if self.claim.journal.exists():
+            try:
+                self.journal = JournalFile.open(self.claim.journal)
+            except FileFailed:
+                self.journal = None
+        self._report(failure)
+        return self._move("failed")
 
     def _report(self, failure: FileFailed) -> None:
         state = self.journal.state if self.journal else None

@@ -54,6 +54,13 @@ class InboxRuntime:
     rand: Callable[[], float] = field(default=random.random)
     progress: InboxProgress = field(default_factory=InboxProgress)
     stager: Stager = stage_file
+    secrets: tuple[str, ...] = ()  # never written into a report or a log line
+    max_internal_errors: int = 5
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[secret]")
+        return text
 
 
 def iso(seconds: float) -> str:

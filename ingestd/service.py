@@ -7,6 +7,7 @@ import dataclasses
 import queue
 import random
 import threading
+import traceback
 
 import httpx
 import structlog
@@ -110,6 +111,8 @@ class InboxService:
             stop=stop,
             progress=self.progress,
             stager=self._stager,
+            secrets=settings.secrets(),
+            max_internal_errors=settings.max_internal_errors,
         )
         self._retiring = threading.Event()
         self._leftovers_queued = threading.Event()  # the scout queued what it can of work/
@@ -343,6 +346,32 @@ class InboxService:
         reader = self.runtime.reader_for(claim.name)
         return (claim.data, reader, self.runtime.limits, claim.staged, claim.index)
 
+    def _give_up(self, ingestion: Ingestion, error: Exception, count: int) -> bool:
+        """Log an unexpected error; fail the file once it has met `max_internal_errors` of them
+        in a row with no chunk acknowledged in between, so that one bug cannot block the inbox."""
+        limit = self.runtime.max_internal_errors
+        self.log.error(
+            "unexpected error; the file stays in work/ and is retried"
+            if count < limit
+            else "unexpected error, too often on this file: moving it to failed/",
+            error=self.runtime.redact(f"{type(error).__name__}: {error}"),
+            internal_errors=count,
+            max_internal_errors=limit,
+            traceback=(
+                self.runtime.redact("".join(traceback.format_exception(error)))
+                if count == 1
+                else None
+            ),
+        )
+        if count < limit:
+            return False
+        try:
+            ingestion.give_up(error, count)
+        except Exception as exc:  # reporting failed too: keep the file, try again later
+            self.log.error("cannot move the file to failed/", error=str(exc))
+            return False
+        return True
+
     def _prepare_parser(self) -> None:
         """Start this worker's parser process while there is nothing else to do."""
         try:
@@ -352,18 +381,21 @@ class InboxService:
 
     def _ingest(self, claim: Claim) -> None:
         runtime = self.runtime
-        attempt = 0
+        attempt = unexpected = 0
         while not runtime.stop.is_set():
+            ingestion = Ingestion(claim, runtime)
             try:
-                Ingestion(claim, runtime).run()
+                ingestion.run()
                 return
             except Interrupted:
                 self.progress.released(claim.token)
                 return
             except (Transient, OSError) as exc:
                 self.log.warning("cannot go on with a file now; will retry", error=str(exc))
-            except Exception:
-                self.log.exception("unexpected error; the file stays in work/ and is retried")
+            except Exception as exc:
+                unexpected = 1 if ingestion.acknowledged else unexpected + 1
+                if self._give_up(ingestion, exc, unexpected):
+                    return
             self.progress.released(claim.token)
             delay = backoff_delay(
                 attempt,

@@ -39,11 +39,17 @@ class InboxSettings(BaseModel):
     tls_ca_file: Path | None = None
     parse_memory_limit_mb: int = Field(1024, ge=128)
     parse_time_limit_seconds: float = Field(3600, gt=0)
+    max_internal_errors: int = Field(5, ge=1)
 
     def auth_headers(self) -> dict[str, str]:
         """`Authorization: Bearer ...` from a file or a systemd credential; read at start-up."""
         token = self._token()
         return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def secrets(self) -> tuple[str, ...]:
+        """What must never appear in a log line or a report: the token, and its header."""
+        token = self._token()
+        return (f"Bearer {token}", token) if token else ()
 
     def _token(self) -> str | None:
         path = self.callback_token_file

@@ -139,3 +139,67 @@ def test_a_file_left_in_work_is_taken_up_before_the_parser_process_starts(tmp_pa
         service.wake()
         service.join(timeout=10)
     assert not service.alive()
+
+
+def flaky_transport(
+    app: ReceiverApp, failures: dict[int, int], message: str
+) -> httpx.MockTransport:
+    """Chunk n's request raises an unexpected exception (a bug in the path) failures[n] times."""
+
+    def maybe_fail(request: httpx.Request) -> None:
+        number = orjson.loads(request.content).get("chunk_number")
+        if failures.get(number, 0) > 0:
+            failures[number] -= 1
+            raise RuntimeError(message)
+
+    return into(app, maybe_fail)
+
+
+def ingest_with_bugs(
+    tmp_path, failures: dict[int, int], **overrides
+) -> tuple[InboxService, ReceiverApp]:
+    token = tmp_path / "token"
+    token.write_text("s3cret-token\n")
+    settings = inbox_settings(
+        tmp_path,
+        chunk_records=2,
+        max_internal_errors=2,
+        retry_initial_delay_seconds=0.01,
+        callback_token_file=token,
+        **overrides,
+    )
+    app = ReceiverApp(tmp_path / "receiver")
+    stop = threading.Event()
+    transport = flaky_transport(app, failures, "broke while holding Bearer s3cret-token")
+    service = InboxService(settings, SystemClock(), stop, transport)
+    service.start()
+    try:
+        (service.layout.inbox / "f.json").write_bytes(orjson.dumps([{"i": i} for i in range(6)]))
+        wait_until(lambda: list(service.layout.root.glob("*/*/*/f.json")), what="f.json finished")
+    finally:
+        stop.set()
+        service.wake()
+        service.join(timeout=10)
+    return service, app
+
+
+def test_unexpected_errors_separated_by_progress_never_fail_the_file(tmp_path):
+    """The count of unexpected errors starts again whenever a chunk was acknowledged."""
+    service, app = ingest_with_bugs(tmp_path, {1: 1, 2: 1})
+    assert list(service.layout.done.glob("*/*/f.json"))
+    assert app.store.summary()[0]["records"] == 6
+    app.close()
+
+
+def test_unexpected_errors_in_a_row_fail_the_file_without_its_secrets(tmp_path, capsys):
+    """The report and the log carry the exception and its traceback, never the token."""
+    service, app = ingest_with_bugs(tmp_path, {1: 2})
+    logged = capsys.readouterr().out
+    assert "RuntimeError" in logged and "Traceback" in logged and "s3cret-token" not in logged
+    (report,) = service.layout.failed.glob("*/*/f.json.error.json")
+    text = report.read_text()
+    assert "s3cret-token" not in text and "[secret]" in text
+    body = orjson.loads(text)
+    assert body["reason"] == "internal_error" and body["chunks_acknowledged"] == 1
+    assert body["where"]["exception"] == "RuntimeError"
+    app.close()

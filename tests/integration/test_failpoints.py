@@ -78,3 +78,36 @@ def test_a_kill_while_failing_a_file_still_ends_in_failed_with_its_report(
     assert report["reason"] == "invalid_input" and report["chunks_acknowledged"] == 0
     assert receiver.ingestions() == []
     assert spool.work_claims() == [] and list(spool.inbox.iterdir()) == []
+
+
+def test_a_bug_that_keeps_failing_one_file_moves_it_to_failed_and_the_inbox_goes_on(
+    tmp_path, receiver, daemon
+):
+    """An unexpected exception (a failpoint that raises, standing for a bug) on the same file
+    max_internal_errors times in a row fails it with reason internal_error and the traceback;
+    the file after it is ingested."""
+    spool = Spool(tmp_path / "spool")
+    spool.inbox.mkdir(parents=True)
+    daemon.configure(
+        [inbox_config(spool.root, receiver, settle_seconds=0.05, max_internal_errors=3)]
+    )
+    spool.drop("a-first.json", catalog(5))
+    daemon.start(INGESTD_FAILPOINT="staged:..3:raise")
+    spool.drop("b-second.json", catalog(7))
+    wait_until(lambda: spool.data_files("failed") and spool.data_files("done"), what="both")
+    (failed,) = spool.data_files("failed")
+    assert failed.name == "a-first.json"
+    (report,) = spool.reports()
+    assert report["reason"] == "internal_error" and report["chunks_acknowledged"] == 0
+    assert "3 unexpected errors in a row" in report["error"]
+    assert report["where"]["exception"] == "FailpointError"
+    assert (
+        "Traceback" in report["where"]["traceback"]
+        and "failpoint staged" in report["where"]["traceback"]
+    )
+    assert "bug in ingestd" in report["what_to_do"]
+    (ingestion,) = receiver.completed()
+    assert ingestion["file_name"] == "b-second.json" and ingestion["records"] == 7
+    errors = [line for line in daemon.log_lines() if line["event"].startswith("unexpected error")]
+    assert [e["internal_errors"] for e in errors] == [1, 2, 3]
+    assert daemon.process.terminate() == 0
