@@ -4,7 +4,8 @@
     ├── ConfigError            the configuration is unusable: refuse to start (exit 2)
     ├── Transient              retry later; the file stays in work/ with its journal
     │   ├── ReceiverUnavailable    connection error, timeout, 408/425/429/5xx, a non-JSON 2xx
-    │   └── SpoolIOError           a local write failed (disk full, I/O error): nothing was recorded
+    │   ├── SpoolIOError           a local write failed (disk full, I/O error): nothing was recorded
+    │   └── ParserUnavailable      no parser process could be started (a stop under way, say)
     └── FileFailed             this file cannot be ingested: move it to failed/ with a report
         ├── InvalidInput           the file's content is malformed or not records
         ├── UnsafeFile             not a regular file, hard-linked, or swapped under us
@@ -47,6 +48,10 @@ class ReceiverUnavailable(Transient):
 
 class SpoolIOError(Transient):
     """A local write failed; progress was not recorded and will be retried."""
+
+
+class ParserUnavailable(Transient):
+    """No parser process could be started; the file waits in work/ and is staged later."""
 
 
 class FileFailed(IngestdError):

@@ -24,14 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from ingestd.core.chunking import ChunkLimits
-from ingestd.errors import InvalidInput, SpoolIOError
+from ingestd.errors import InvalidInput, ParserUnavailable, SpoolIOError
 from ingestd.readers import Reader
 from ingestd.staging import Staged, stage_file
 
 POLL_SECONDS = 0.5
 Request = tuple[Path, Reader, ChunkLimits, Path, Path]
 Upcoming = Callable[[Staged], Request | None]
-_PRELOAD = ["ingestd.staging", "ingestd.readers.json", "ingestd.readers.excel", "openpyxl"]
+_PRELOAD = [
+    "ingestd.forkserver_init",
+    "ingestd.staging",
+    "ingestd.readers.json",
+    "ingestd.readers.excel",
+    "openpyxl",
+]
 
 
 class IsolatedStager:
@@ -81,7 +87,8 @@ class IsolatedStager:
         self._local.pending = request
 
     def warm_up(self) -> None:
-        """Start the forkserver (an interpreter with the parsers loaded) before any file."""
+        """Start the forkserver (an interpreter with the parsers loaded) before any file; it
+        and its parsers ignore the stop signals (forkserver_init)."""
         multiprocessing.forkserver.ensure_running()
 
     def prepare(self) -> None:
@@ -146,7 +153,14 @@ class IsolatedStager:
             if child is not None:
                 self._pids.discard(child.process.pid)
             self._local.pending = None  # a new child has not been asked anything
-            child = self._local.child = _Child(self._context, self._memory_mb)
+            self._local.child = None
+            try:
+                child = _Child(self._context, self._memory_mb)
+            except Exception as exc:  # the forkserver is gone: multiprocessing says so variously
+                raise ParserUnavailable(
+                    f"cannot start a parser process: {type(exc).__name__}: {exc}"
+                ) from exc
+            self._local.child = child
             self._pids.add(child.process.pid)
         return child
 
@@ -190,8 +204,6 @@ def _describe(code: int | None) -> str:
 def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
     """The child: stage one file per request until the parent goes away."""
     parent = multiprocessing.parent_process()  # the daemon (not the forkserver)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:

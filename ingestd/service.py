@@ -17,7 +17,7 @@ from ingestd.core.chunking import ChunkLimits
 from ingestd.core.names import printable_name
 from ingestd.core.retry import backoff_delay
 from ingestd.core.settle import Settler
-from ingestd.errors import Interrupted, Transient
+from ingestd.errors import Interrupted, ParserUnavailable, Transient
 from ingestd.ingest import Ingestion
 from ingestd.isolation import IsolatedStager, Request
 from ingestd.metrics import Metrics
@@ -35,6 +35,7 @@ from ingestd.watcher import CLOSED, OPENED, Event
 log = structlog.get_logger("ingestd.service")
 
 TICK_SECONDS = 0.05
+STOP_GRACE_SECONDS = 1.0
 HTTP_GRACE_SECONDS = 30.0
 
 
@@ -376,8 +377,14 @@ class InboxService:
         """Start this worker's parser process while there is nothing else to do."""
         try:
             self._stager.prepare()
-        except OSError as exc:  # the next file starts one, or fails with the reason
-            self.log.error("cannot start the parser process yet", error=str(exc))
+        except ParserUnavailable as exc:  # the next file starts one, or waits for it
+            if not self._stop_under_way():
+                self.log.error("cannot start the parser process yet", error=exc.reason)
+
+    def _stop_under_way(self) -> bool:
+        """Whether a stop signal is about to be seen: a signal sent to the whole process group
+        can end a helper process a moment before the main thread sets the stop event."""
+        return self.runtime.stop.wait(STOP_GRACE_SECONDS)
 
     def _ingest(self, claim: Claim) -> None:
         runtime = self.runtime
@@ -390,6 +397,11 @@ class InboxService:
             except Interrupted:
                 self.progress.released(claim.token)
                 return
+            except ParserUnavailable as exc:
+                if self._stop_under_way():
+                    self.progress.released(claim.token)
+                    return
+                self.log.warning("cannot go on with a file now; will retry", error=exc.reason)
             except (Transient, OSError) as exc:
                 self.log.warning("cannot go on with a file now; will retry", error=str(exc))
             except Exception as exc:

@@ -276,8 +276,9 @@ def reingest(path: Path, layouts: list[Layout]) -> Path:
     """Move a finished file from done/ or failed/ back into its inbox, as an admin's `mv` would,
     refusing anything that is not a finished data file or would replace a file in the inbox."""
     path = Path(os.path.abspath(path))
+    absolute = [Layout(Path(os.path.abspath(o.root))) for o in layouts]
     layout = next(
-        (o for o in layouts if path.is_relative_to(o.done) or path.is_relative_to(o.failed)), None
+        (o for o in absolute if path.is_relative_to(o.done) or path.is_relative_to(o.failed)), None
     )
     if layout is None:
         raise ValueError(f"{path} is not in the done/ or failed/ folder of a configured inbox")

@@ -76,6 +76,7 @@ JSON: dict[str, tuple[bytes, dict[str, Any]]] = {
         delivered(1),
     ),
     "int64-min.json": (b'[{"min": -9223372036854775808}]', delivered(1)),
+    "bom-only.json": (b"\xef\xbb\xbf", failed("only a UTF-8 byte order mark")),
     "number-edges.json": (
         b'[{"z": -0.0, "tiny": 5e-324, "big": 1.7976931348623157e308}]',
         delivered(1),

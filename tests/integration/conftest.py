@@ -46,6 +46,7 @@ class Process:
         log: Path,
         env: dict[str, str] | None = None,
         module: str = "ingestd",
+        new_session: bool = False,
     ) -> None:
         self.log = log
         self._out = open(log, "ab")  # noqa: SIM115 (lives as long as the process)
@@ -55,6 +56,7 @@ class Process:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
+            start_new_session=new_session,
         )
 
     @property
@@ -207,12 +209,13 @@ class Daemon:
             lines.extend(f"{k} = {_toml(v)}" for k, v in inbox.items())
         self.config.write_text("\n".join(lines) + "\n")
 
-    def start(self, **env: str) -> Daemon:
+    def start(self, new_session: bool = False, **env: str) -> Daemon:
         self.starts += 1
         self.process = Process(
             ["run", "--config", str(self.config)],
             self.root / "daemon.log",
             env={"INGESTD_LOG_FORMAT": "json", **env},
+            new_session=new_session,
         )
         self._processes.append(self.process)
         wait_until(

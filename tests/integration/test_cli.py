@@ -51,6 +51,7 @@ def test_run_without_config_shows_a_file_going_from_inbox_to_done(tmp_path):
             {"sku": "A-1"},
             {"sku": "A-2"},
         ]
+        operator_commands_use_the_demo_default(tmp_path, env)
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:
@@ -58,6 +59,28 @@ def test_run_without_config_shows_a_file_going_from_inbox_to_done(tmp_path):
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+def operator_commands_use_the_demo_default(cwd: Path, env: dict[str, str]) -> None:
+    """With no config anywhere, status, check-config and reingest use the embedded default that
+    `run` served, and say so; the README's re-ingest example works as written."""
+    if Path("/etc/ingestd/config.toml").exists():
+        return  # a system config wins, as it should; nothing to show here
+    said = "embedded demo default"
+    status = ingestd("status", "--json", cwd=cwd, env=env)
+    assert status.returncode == 0 and said in status.stderr
+    (inbox,) = orjson.loads(status.stdout)["inboxes"]
+    assert inbox["name"] == "demo" and [f["file"] for f in inbox["recent_done"]] == ["products.json"]
+    check = ingestd("check-config", cwd=cwd, env=env)
+    assert check.returncode == 0 and said in check.stderr and "OK" in check.stdout
+    shell = "mv spool/demo/done/*/*/products.json spool/demo/inbox/"  # README's example, as is
+    assert subprocess.run(shell, shell=True, cwd=cwd, check=False).returncode == 0
+    wait_until(
+        lambda: len(list((cwd / "spool" / "receiver").glob("*.ndjson"))) == 2, what="re-ingested"
+    )
+    done = next((cwd / "spool" / "demo" / "done").glob("*/*/products.json"))
+    moved = ingestd("reingest", str(done.relative_to(cwd)), cwd=cwd, env=env)
+    assert moved.returncode == 0 and said in moved.stderr, moved.stderr
 
 
 def test_version():

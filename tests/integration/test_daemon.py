@@ -11,6 +11,7 @@ import time
 import orjson
 import pytest
 
+from bench import stack
 from tests.integration.conftest import Spool, inbox_config, wait_until
 
 
@@ -267,6 +268,38 @@ def test_a_stop_signal_mid_ingestion_exits_cleanly_and_the_file_resumes(
     wait_until(lambda: spool.data_files("done"), what="the resumed file in done/")
     (ingestion,) = receiver.completed()
     assert receiver.records(ingestion["ingestion_id"]) == catalog(30)
+
+
+@pytest.mark.parametrize("moment", ["idle", "staging", "sending"])
+def test_a_stop_sent_to_the_whole_process_group_is_clean_and_silent(
+    tmp_path, spool, receiver, daemon, moment
+):
+    """Ctrl-C in a terminal and systemd's KillMode=control-group signal every process of the
+    daemon at once, its parser processes and their forkserver included: it still exits 0, with
+    no traceback, and leaves no process behind."""
+    from bench import data
+
+    daemon.configure([inbox_config(spool.root, receiver, chunk_records=50, workers=2)])
+    daemon.start(new_session=True)
+    if moment != "idle":
+        spool.drop("big.json", data.write_json_sized(tmp_path / "big.json", 30 << 20).read_bytes())
+        event = "claimed" if moment == "staging" else "chunk acknowledged"
+        wait_until(lambda: any(line["event"] == event for line in daemon.log_lines()), what=event)
+    wait_until(lambda: len(stack.children(daemon.process.pid)) >= 2, what="the parser processes")
+    group = os.getpgid(daemon.process.pid)
+    os.killpg(group, signal.SIGTERM)
+    assert daemon.process.proc.wait(timeout=30) == 0
+    output = daemon.process.output()
+    assert "Traceback" not in output and "Error" not in output.replace('"error"', ""), output[-3000:]
+    wait_until(lambda: not _group_alive(group), what="every process of the group to end")
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_several_inboxes_run_side_by_side(tmp_path, receiver, daemon):
