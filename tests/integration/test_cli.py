@@ -40,6 +40,7 @@ def test_run_without_config_shows_a_file_going_from_inbox_to_done(tmp_path):
     )
     try:
         wait_until(lambda: b'"started"' in (tmp_path / "demo.log").read_bytes(), what="demo start")
+        assert b"Excel workbook (.xlsx)" in (tmp_path / "demo.log").read_bytes()
         inbox = tmp_path / "spool" / "demo" / "inbox"
         (inbox / "products.json").write_bytes(orjson.dumps([{"sku": "A-1"}, {"sku": "A-2"}]))
         wait_until(
@@ -70,7 +71,9 @@ def operator_commands_use_the_demo_default(cwd: Path, env: dict[str, str]) -> No
     status = ingestd("status", "--json", cwd=cwd, env=env)
     assert status.returncode == 0 and said in status.stderr
     (inbox,) = orjson.loads(status.stdout)["inboxes"]
-    assert inbox["name"] == "demo" and [f["file"] for f in inbox["recent_done"]] == ["products.json"]
+    assert inbox["name"] == "demo" and [f["file"] for f in inbox["recent_done"]] == [
+        "products.json"
+    ]
     check = ingestd("check-config", cwd=cwd, env=env)
     assert check.returncode == 0 and said in check.stderr and "OK" in check.stdout
     shell = "mv spool/demo/done/*/*/products.json spool/demo/inbox/"  # README's example, as is

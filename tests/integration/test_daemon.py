@@ -290,7 +290,9 @@ def test_a_stop_sent_to_the_whole_process_group_is_clean_and_silent(
     os.killpg(group, signal.SIGTERM)
     assert daemon.process.proc.wait(timeout=30) == 0
     output = daemon.process.output()
-    assert "Traceback" not in output and "Error" not in output.replace('"error"', ""), output[-3000:]
+    assert "Traceback" not in output and "Error" not in output.replace('"error"', ""), output[
+        -3000:
+    ]
     wait_until(lambda: not _group_alive(group), what="every process of the group to end")
 
 
