@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from ingestd.readers.excel_rows import column_letter
+from ingestd.readers.excel.streaming import column_letter
 
 NAMES = [
     "Stuhl",

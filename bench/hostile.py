@@ -19,9 +19,9 @@ resource.setrlimit(resource.RLIMIT_AS, (1024 << 20, 1024 << 20))
 from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
 from ingestd.readers import chooser
-from ingestd.readers.excel import ExcelReader
-from ingestd.readers.json import JsonReader
-from ingestd.staging import stage_file
+from ingestd.readers.excel.reference import ExcelReader
+from ingestd.readers.json.reference import JsonReader
+from ingestd.pipeline.staging import stage_file
 path = pathlib.Path(sys.argv[1])
 reader = chooser(JsonReader(), ExcelReader())(path.name)
 out = pathlib.Path(tempfile.mkdtemp())

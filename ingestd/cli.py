@@ -12,11 +12,13 @@ from types import FrameType
 
 import structlog
 
-from ingestd import __version__, checks, log, status
+from ingestd import __version__, log
 from ingestd.core.names import printable_name
 from ingestd.errors import ConfigError
+from ingestd.fs.spool import Layout, reingest
+from ingestd.ops import check_config as checks
+from ingestd.ops import status
 from ingestd.settings import Settings, config_path, from_mapping, load
-from ingestd.spool import Layout, reingest
 
 EXIT_CONFIG = 2
 DEMO_ROOT = Path("spool")
@@ -74,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ingestd.daemon import Daemon
+    from ingestd.runtime.daemon import Daemon
 
     path = config_path(args.config)
     if path is None:
@@ -97,8 +99,8 @@ def demo_settings(callback_url: str = "http://127.0.0.1:9000/callback") -> Setti
 
 def _run_demo() -> int:
     """No config at all: a spool under ./spool/ and an in-process reference receiver."""
-    from ingestd.daemon import Daemon
     from ingestd.receiver import ReceiverServer
+    from ingestd.runtime.daemon import Daemon
 
     log.setup()
     receiver = ReceiverServer(DEMO_ROOT / "receiver", port=0)

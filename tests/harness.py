@@ -11,14 +11,14 @@ import httpx
 import orjson
 
 from ingestd.core.chunking import ChunkLimits
-from ingestd.ingest import Ingestion
+from ingestd.fs.spool import Claim, Layout, Spool
+from ingestd.pipeline.inbox_runtime import InboxRuntime, RetryPolicy
+from ingestd.pipeline.ingest import Ingestion
+from ingestd.pipeline.sender import Sender
 from ingestd.readers import chooser
-from ingestd.readers.excel import ExcelReader
-from ingestd.readers.json import JsonReader
+from ingestd.readers.excel.reference import ExcelReader
+from ingestd.readers.json.reference import JsonReader
 from ingestd.receiver.app import ReceiverApp
-from ingestd.runtime import InboxRuntime, RetryPolicy
-from ingestd.sender import Sender
-from ingestd.spool import Claim, Layout, Spool
 from tests.fakes import FakeClock
 
 TWO_PER_CHUNK = ChunkLimits(2, 1 << 20)

@@ -11,9 +11,9 @@ import structlog
 
 from ingestd import log
 from ingestd.clock import SystemClock
-from ingestd.daemon import Daemon
 from ingestd.errors import ConfigError
-from ingestd.notify import Notifier
+from ingestd.runtime.daemon import Daemon
+from ingestd.runtime.notify import Notifier
 from ingestd.settings import InboxSettings, from_mapping
 from tests.fakes import RecordingNotifier
 from tests.integration.conftest import wait_until

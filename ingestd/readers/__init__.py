@@ -1,162 +1,23 @@
-"""One module per input format, behind one small interface.
+"""Readers: one folder per input format behind one small interface (base.py)."""
 
-A reader turns a claimed file into records (JSON objects as Python dicts) and raises
-InvalidInput, saying where, for anything it cannot read. Values must be JSON-safe: str, int,
-finite float, bool, None, lists and dicts of them; a record another of the reader's processes
-already serialized canonically comes as a `CanonicalRecord`. What a reader learns on the way
-(the sheet it read, counts worth telling the operator) goes into the `ReadDetails` it is
-handed. Everything after the reader (checking each record, staging, chunking, checksums,
-sending) is the same for every format.
-"""
+from ingestd.readers.base import (
+    CanonicalRecord,
+    Declined,
+    ReadDetails,
+    Reader,
+    Record,
+    Reread,
+    SourceStream,
+    chooser,
+)
 
-from __future__ import annotations
-
-import hashlib
-import io
-import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import PurePath
-from typing import Any, Protocol
-
-Record = dict[str, Any]
-
-
-class CanonicalRecord(bytes):
-    """A record already in its canonical form (`orjson.dumps` with sorted keys), as a reader
-    hands over records another of its processes serialized: staging takes it as it is."""
-
-
-EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".ods"})
-
-
-@dataclass
-class ReadDetails:
-    """Per-file facts a reader reports: `sheet` goes on the wire, `notes` into logs and receipts."""
-
-    sheet: str | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
-    hints: dict[str, Any] = field(default_factory=dict)  # what a reading tells the next one
-
-
-class SourceStream:
-    """Reads a claimed file through its descriptor, hashing and counting every byte once.
-
-    Sequential readers call `read`; readers that need to seek (a zip archive) take a `seekable()`
-    view of the same descriptor. Either way `drain` completes the digest over the whole file.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._hash = hashlib.sha256()
-        self._pending = b""
-        self.position = 0
-
-    def read(self, size: int = 65536) -> bytes:
-        if size == 0:
-            return b""
-        if size < 0:
-            size = 1 << 20
-        if self._pending:
-            data, self._pending = self._pending[:size], self._pending[size:]
-            return data
-        data = os.pread(self._fd, size, self.position)
-        self._hash.update(data)
-        self.position += len(data)
-        return data
-
-    @property
-    def consumed(self) -> int:
-        """The offset in the file of the next byte `read` returns."""
-        return self.position - len(self._pending)
-
-    def unread(self, data: bytes) -> None:
-        """Give bytes back to be returned by the next read (they stay hashed and counted once)."""
-        self._pending = data + self._pending
-
-    def drain(self) -> None:
-        """Read whatever the parser left, so the digest covers the whole file."""
-        self._pending = b""
-        while self.read(1 << 20):
-            pass
-
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def size(self) -> int:
-        return os.fstat(self._fd).st_size
-
-    @property
-    def fd(self) -> int:
-        """The descriptor, for reading the file again by position (os.pread)."""
-        return self._fd
-
-    def seekable(self) -> io.BufferedReader:
-        """A random-access view of the same descriptor with its own position."""
-        return io.BufferedReader(_PositionalReader(self._fd), buffer_size=1 << 16)
-
-
-class _PositionalReader(io.RawIOBase):
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = os.pread(self._fd, len(buffer), self._position)
-        buffer[: len(data)] = data
-        self._position += len(data)
-        return len(data)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {
-            io.SEEK_SET: 0,
-            io.SEEK_CUR: self._position,
-            io.SEEK_END: os.fstat(self._fd).st_size,
-        }
-        self._position = base[whence] + offset
-        return self._position
-
-    def tell(self) -> int:
-        return self._position
-
-
-class Declined(Exception):
-    """A fast reader is not sure of the file; its reference reader decides, and explains."""
-
-
-class Reread(Exception):
-    """The reader learned something that changes records it already gave (a column with
-    values under an empty header, when renaming); it noted it in the ReadDetails, and the file
-    is read again from the start with them."""
-
-
-class Reader(Protocol):
-    file_type: str
-    fast: Reader | None
-    """A faster reader that yields the same records or raises Declined; None if there is none."""
-
-    def records(
-        self, stream: SourceStream, details: ReadDetails
-    ) -> Iterator[Record | CanonicalRecord]:
-        """Yield the file's records in order; raise InvalidInput on anything unreadable."""
-
-    def where(self, fd: int, index: int) -> dict[str, Any]:
-        """Where record `index` is in the file open on `fd` (record_index, byte_offset, line,
-        sheet, row...), for a report about a record found bad after the reader gave it."""
-
-
-def chooser(json_reader: Reader, excel_reader: Reader) -> Callable[[str], Reader]:
-    """Pick a file's reader by its name: workbook suffixes go to Excel, everything else to JSON."""
-
-    def choose(name: str) -> Reader:
-        if PurePath(name).suffix.lower() in EXCEL_SUFFIXES:
-            return excel_reader
-        return json_reader
-
-    return choose
+__all__ = [
+    "CanonicalRecord",
+    "Declined",
+    "ReadDetails",
+    "Reader",
+    "Record",
+    "Reread",
+    "SourceStream",
+    "chooser",
+]

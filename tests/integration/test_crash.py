@@ -9,7 +9,7 @@ import pytest
 
 from bench import data
 from bench.soak import soak
-from ingestd.readers.json_batched import BatchedJsonReader
+from ingestd.readers.json.batched import BatchedJsonReader
 from tests import workbooks
 from tests.differential import outcome
 from tests.integration.conftest import Spool, inbox_config, wait_until

@@ -1,0 +1,174 @@
+"""The validation pass: every record checked and staged before anything is sent."""
+
+import contextlib
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ingestd.core.chunking import ChunkLimits, ChunkSpan, checksum, records_array
+from ingestd.errors import InvalidInput
+from ingestd.pipeline.staging import read_span, stage
+from ingestd.readers.json.reference import JsonReader
+
+LIMITS = ChunkLimits(records=3, bytes=1 << 20)
+
+
+def run_stage(tmp_path: Path, content: bytes, path: str = "item", limits: ChunkLimits = LIMITS):
+    source = tmp_path / "in.json"
+    source.write_bytes(content)
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        return stage(fd, JsonReader(path), limits, tmp_path / "s", tmp_path / "i")
+    finally:
+        os.close(fd)
+
+
+def spans(tmp_path: Path, count: int) -> list[ChunkSpan]:
+    return [read_span(tmp_path / "i", n) for n in range(count)]
+
+
+def test_stages_one_canonical_record_per_line(tmp_path):
+    """The staged file is the records in order, canonical (sorted keys), one per line."""
+    records = [{"b": i, "a": "ü\n", "f": 1.25, "n": None, "t": True} for i in range(7)]
+    result = run_stage(tmp_path, orjson.dumps(records))
+    lines = (tmp_path / "s").read_bytes().splitlines()
+    assert [orjson.loads(line) for line in lines] == records
+    assert lines[0] == orjson.dumps(records[0], option=orjson.OPT_SORT_KEYS)
+    assert result.total_records == 7 and result.chunk_count == 3
+    assert result.staged_size == (tmp_path / "s").stat().st_size
+
+
+def test_file_digest_and_size_cover_the_whole_file(tmp_path):
+    import hashlib
+
+    content = b'  [{"a": 1}]  \n'
+    result = run_stage(tmp_path, content)
+    assert result.file_sha256 == hashlib.sha256(content).hexdigest()
+    assert result.file_size == len(content)
+
+
+def test_index_spans_rebuild_each_chunk_and_its_checksum(tmp_path):
+    """The index lets a chunk be cut from the staged file by byte range, checksum included."""
+    records = [{"i": i} for i in range(8)]
+    result = run_stage(tmp_path, orjson.dumps(records))
+    data = (tmp_path / "s").read_bytes()
+    for span in spans(tmp_path, result.chunk_count):
+        array = records_array(data[span.byte_start : span.byte_end])
+        expected = records[span.record_offset : span.record_offset + span.record_count]
+        assert array == orjson.dumps(expected, option=orjson.OPT_SORT_KEYS)
+        assert span.checksum == checksum(array)
+
+
+def test_numbers_are_parsed_as_the_receiver_sees_them(tmp_path):
+    """Decimals become floats (not Decimal) and integers stay integers."""
+    run_stage(tmp_path, b'[{"p": 19.99, "q": 3, "big": 9223372036854775807, "e": 1e3}]')
+    (line,) = (tmp_path / "s").read_bytes().splitlines()
+    assert orjson.loads(line) == {"p": 19.99, "q": 3, "big": 9223372036854775807, "e": 1000.0}
+
+
+def test_nested_items_path(tmp_path):
+    result = run_stage(
+        tmp_path, b'{"meta": {"n": 2}, "products": [{"a": 1}, {"a": 2}]}', "products.item"
+    )
+    assert result.total_records == 2
+
+
+@pytest.mark.parametrize("path", ["item", "products.item"])
+def test_a_utf8_byte_order_mark_is_skipped(tmp_path, path):
+    """A BOM before the JSON text is ignored, as RFC 8259 allows."""
+    body = b'[{"a": 1}]' if path == "item" else b'{"products": [{"a": 1}]}'
+    result = run_stage(tmp_path, b"\xef\xbb\xbf" + body, path)
+    assert result.total_records == 1
+    assert result.file_size == len(body) + 3
+
+
+def test_an_empty_array_is_zero_records(tmp_path):
+    result = run_stage(tmp_path, b"[ ]")
+    assert result.total_records == 0 and result.chunk_count == 0
+
+
+@pytest.mark.parametrize(
+    "content,path,message",
+    [
+        (b"", "item", "empty"),
+        (b"   \n", "item", "not an array"),
+        (b'{"products": [{"a": 1}]}', "item", "not an array"),
+        (b'{"item": {"a": 1}}', "item", "not an array"),
+        (b'{"other": []}', "products.item", "no array at 'products'"),
+        (b'{"products": {"a": 1}}', "products.item", "no array at 'products'"),
+        (b'[{"a": 1}, {"b": 2}', "item", "malformed JSON"),
+        (b'[{"a": 1}] trailing', "item", "malformed JSON"),
+        (b'[{"a": NaN}]', "item", "malformed JSON"),
+        (b'[{"a": Infinity}]', "item", "malformed JSON"),
+        (b'[{"a": 1e400}]', "item", "record 0: the number 1E.400 in a is beyond the range of a"),
+        (b'[{"a": 18446744073709551616}]', "item", "the number 18446744073709551616 in a is"),
+        (b'[{"a": "\xff"}]', "item", "malformed JSON"),
+        (b'[{"a": 1}, 2]', "item", "record 1 is a number, not an object"),
+        (b'[{"a": 1}, "x"]', "item", "record 1 is a string, not an object"),
+        (b"[null]", "item", "record 0 is null, not an object"),
+        (b"[[1]]", "item", "record 0 is an array, not an object"),
+        (b"\xef\xbb\xbf\xef\xbb\xbf[]", "item", "not an array"),
+    ],
+)
+def test_malformed_input_is_refused_with_a_location(tmp_path, content, path, message):
+    """Malformed files fail in the validation pass, before any chunk could leave."""
+    with pytest.raises(InvalidInput, match=message) as failure:
+        run_stage(tmp_path, content, path)
+    assert failure.value.message
+
+
+def test_the_error_says_how_far_reading_got(tmp_path):
+    good = b",".join(b'{"i": %d}' % i for i in range(50))
+    with pytest.raises(InvalidInput) as failure:
+        run_stage(tmp_path, b"[" + good + b", {oops}]")
+    assert failure.value.where["record_index"] == 50
+    assert failure.value.where["byte_offset"] > 0
+
+
+def test_a_huge_single_record_is_accepted_alone(tmp_path):
+    records = [{"a": 1}, {"blob": "x" * 300_000}, {"c": 1}]
+    result = run_stage(tmp_path, orjson.dumps(records), limits=ChunkLimits(100, 4096))
+    assert [s.record_count for s in spans(tmp_path, result.chunk_count)] == [1, 1, 1]
+
+
+SURROGATES = [
+    (b'[{"n": "x\\ud800y"}]', False),
+    (b'[{"n": "smile \\ud83d\\ude00"}]', True),
+    (b'[{"n": "\\\\ud800"}]', True),
+    (b'[{"n": "\\ude00"}]', False),
+    (b'[{"n": "\\ud83d\\u0041"}]', False),
+    (b'[{"n": "\\ud83d"}]', False),
+    (b'[{"n": "\\ude00\\ud83d"}]', False),
+    (b'[{"n": "\\\\\\ud83d\\ude00"}]', True),
+] + [
+    (b'[{"p": "' + b"x" * pad + tail + b'"}]', ok)
+    for pad in (65536 - 11, 65536 - 8, 65536 - 4, 65536, 65536 + 2)
+    for tail, ok in ((b"\\ud83d\\ude00", True), (b"\\ud83dz", False), (b"\\ude00", False))
+]
+
+
+@pytest.mark.parametrize(("content", "valid"), SURROGATES)
+def test_lone_surrogate_escapes_are_refused_and_pairs_kept(tmp_path, content, valid):
+    """ijson's C backend would turn a lone surrogate into "?"; such a file fails instead, wherever
+    the escape falls relative to the reader's block boundaries."""
+    if valid:
+        result = run_stage(tmp_path, content)
+        (line,) = (tmp_path / "s").read_bytes().splitlines()
+        assert orjson.loads(line) == orjson.loads(content)[0]
+        assert result.total_records == 1
+    else:
+        with pytest.raises(InvalidInput, match="lone UTF-16 surrogate"):
+            run_stage(tmp_path, content)
+
+
+@pytest.mark.parametrize("content", [b'[{"a": 1}]', b"[1]"])
+def test_the_garbage_collector_is_running_again_after_staging(tmp_path, content):
+    """Staging pauses the cyclic collector for speed; success or failure, it comes back."""
+    import gc
+
+    assert gc.isenabled()
+    with contextlib.suppress(InvalidInput):
+        run_stage(tmp_path, content)
+    assert gc.isenabled()
