@@ -139,8 +139,7 @@ class Stack:
 
     def __enter__(self) -> Stack:
         self.start_receiver()
-        self.start_daemon()
-        self._wait(self._warm, "the parser processes", 60)
+        self.start_daemon()  # a worker starts its parser process with its first file
         return self
 
     def start_receiver(self) -> None:
@@ -234,14 +233,6 @@ class Stack:
     def _log(self, name: str) -> bytes:
         path = self.root / name
         return path.read_bytes() if path.exists() else b""
-
-    def _warm(self) -> bool:
-        """Each worker's parser process is up (a child of the forkserver, itself the daemon's
-        child): a figure that starts with a drop measures a daemon already serving, as a
-        nightly import meets it, not one still starting its processes."""
-        assert self.daemon is not None
-        parsers = sum(len(family(c)) - 1 for c in children(self.daemon.pid))
-        return parsers >= int(self.inbox.get("workers", 1))
 
     def _healthy(self) -> bool:
         try:

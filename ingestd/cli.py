@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -15,7 +16,8 @@ import structlog
 from ingestd import __version__, log
 from ingestd.core.names import printable_name
 from ingestd.errors import ConfigError
-from ingestd.fs.spool import Layout, reingest
+from ingestd.failpoints import Failpoints
+from ingestd.fs.spool import Layout
 from ingestd.ops import check_config as checks
 from ingestd.ops import status
 from ingestd.settings import Settings, config_path, from_mapping, load
@@ -83,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
         return _run_demo()
     settings = load(path)
     log.setup(settings.log_level, settings.log_format)
-    return Daemon(settings, config_path=path).run()
+    return Daemon(settings, config_path=path, failpoints=_failpoints()).run()
 
 
 def demo_settings(callback_url: str = "http://127.0.0.1:9000/callback") -> Settings:
@@ -95,6 +97,14 @@ def demo_settings(callback_url: str = "http://127.0.0.1:9000/callback") -> Setti
         "settle_seconds": 1.0,
     }
     return from_mapping({"inbox": [inbox]}, "embedded default")
+
+
+def _failpoints() -> Failpoints:
+    """Armed only when a test sets INGESTD_FAILPOINT (ingestd/failpoints.py)."""
+    try:
+        return Failpoints.from_environment(os.environ)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _run_demo() -> int:
@@ -114,7 +124,7 @@ def _run_demo() -> int:
         received_records=str((DEMO_ROOT / "receiver").resolve()),
     )
     try:
-        return Daemon(settings).run()
+        return Daemon(settings, failpoints=_failpoints()).run()
     finally:
         receiver.stop()
 
@@ -174,11 +184,13 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _reingest(args: argparse.Namespace) -> int:
+    from ingestd.ops.reingest import Refused, reingest
+
     _, settings = _operator_settings(args.config)
     layouts = [Layout(inbox.root) for inbox in settings.inbox]
     try:
         target = reingest(args.path, layouts)
-    except ValueError as exc:
+    except Refused as exc:
         print(f"ingestd: cannot reingest: {exc}; nothing was moved", file=sys.stderr)
         return EXIT_CONFIG
     except OSError as exc:

@@ -27,3 +27,8 @@ class SystemClock:
 
     def wait(self, seconds: float, stop: threading.Event) -> bool:
         return stop.wait(max(0.0, seconds))
+
+
+def iso(seconds: float) -> str:
+    """Seconds since the epoch as people read them in records: UTC, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

@@ -2,22 +2,32 @@
 
     IngestdError
     ├── ConfigError            the configuration is unusable: refuse to start (exit 2)
-    ├── Transient              retry later; the file stays in work/ with its journal
-    │   ├── ReceiverUnavailable    connection error, timeout, 408/425/429/5xx, a non-JSON 2xx
-    │   ├── SpoolIOError           a local write failed (disk full, I/O error): nothing was recorded
-    │   └── ParserUnavailable      no parser process could be started (a stop under way, say)
-    └── FileFailed             this file cannot be ingested: move it to failed/ with a report
-        ├── InvalidInput           the file's content is malformed or not records
-        ├── UnsafeFile             not a regular file, hard-linked, or swapped under us
-        ├── ReceiverRejected       the receiver refused the data for good
-        │   └── ReceiverLostState      it keeps losing what it stored of this ingestion
-        ├── JournalCorrupt         the journal is damaged beyond a torn last line
-        ├── WorkDamaged            files in work/ changed behind the daemon's back
-        └── InternalError          a bug: the same file met unexpected errors too often
+    ├── Interrupted            the daemon is stopping: the file stays in work/ and resumes
+    ├── Transient              try the same step again later: the file stays in work/
+    │   ├── ReceiverUnavailable    no complete answer: connection refused or reset, timeout
+    │   ├── SpoolIOError           a local read or write failed (disk full, I/O error):
+    │   │                          nothing was recorded
+    │   └── ParserUnavailable      no parser process could be started
+    ├── FileFailed             this file cannot be ingested: failed/ with a report (its `kind`
+    │   │                      is the report's `reason`)
+    │   ├── InvalidInput           the file's content is malformed or not records
+    │   ├── UnsafeFile             not a regular file, hard-linked, or swapped under us
+    │   ├── ReceiverRejected       the receiver refused the data for good
+    │   │   └── ReceiverLostState      it keeps losing what it stored of this ingestion
+    │   ├── JournalCorrupt         the journal is damaged beyond a torn last line
+    │   ├── WorkDamaged            files in work/ changed behind the daemon's back
+    │   └── InternalError          a bug: the same file met unexpected errors too often
+    └── ReadAgain              inside staging only: read the file again from its first byte
+        ├── Declined               a fast reader is not sure: the reference reader decides
+        └── Reread                 a reader learned what changes records it already gave
 
-    Interrupted                the daemon is stopping; the file stays in work/ to resume
-
-Foreign exceptions (httpx, OSError, ijson) are translated at the adapter that meets them.
+Foreign exceptions are translated where they are met, into the most specific class here:
+httpx's in pipeline/sender.py, OSError in fs/ and in the parser process, a parser library's in
+its reader. An answer the receiver gave is not an exception but a decision (core/protocol.py):
+408, 425, 429, 5xx and a 2xx that is not JSON are `RetryLater`, with Retry-After. Anything
+else that escapes a file's ingestion is a bug: the file is tried again, and after
+`max_internal_errors` in a row it fails with `InternalError`. tests/test_errors.py checks every
+translation and that this drawing names every class.
 """
 
 from __future__ import annotations
@@ -33,25 +43,42 @@ class ConfigError(IngestdError):
     """The configuration cannot be used; the message names the key and the problem."""
 
 
-class Transient(IngestdError):
-    """Something outside the file is wrong for now; the same step is tried again later."""
+class Interrupted(IngestdError):
+    """The daemon is stopping; the file stays in work/ and resumes from its journal."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+
+class Transient(IngestdError):
+    """Something outside the file is wrong for now; the same step is tried again later.
+    `label` names the kind of trouble with a bounded set of words, for the metrics."""
+
+    label = "transient"
+
+    def __init__(self, reason: str, label: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.retry_after = retry_after
+        if label is not None:
+            self.label = label
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.reason, self.label)
 
 
 class ReceiverUnavailable(Transient):
-    """The receiver could not be reached or asked us to come back later."""
+    """The receiver could not be reached, or gave no complete answer."""
+
+    label = "connection"
 
 
 class SpoolIOError(Transient):
-    """A local write failed; progress was not recorded and will be retried."""
+    """A local read or write failed; progress was not recorded and will be retried."""
+
+    label = "local_io"
 
 
 class ParserUnavailable(Transient):
     """No parser process could be started; the file waits in work/ and is staged later."""
+
+    label = "parser"
 
 
 class FileFailed(IngestdError):
@@ -64,6 +91,13 @@ class FileFailed(IngestdError):
         super().__init__(message)
         self.message = message
         self.where = {k: v for k, v in where.items() if v is not None}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.message, self.where)
+
+
+def _rebuild(kind: type[FileFailed], message: str, where: dict[str, Any]) -> FileFailed:
+    return kind(message, **where)
 
 
 class InvalidInput(FileFailed):
@@ -117,10 +151,6 @@ class WorkDamaged(FileFailed):
     )
 
 
-class Interrupted(Exception):
-    """The daemon is stopping; the file stays in work/ and resumes from its journal."""
-
-
 class InternalError(FileFailed):
     kind = "internal_error"
     advice = (
@@ -128,3 +158,17 @@ class InternalError(FileFailed):
         "ingestd, not a fault of the file. Please report it with this report (and the file, if "
         "you can). After an upgrade, move the file back into the inbox to ingest it again."
     )
+
+
+class ReadAgain(IngestdError):
+    """Inside staging only: the file is read again from its first byte."""
+
+
+class Declined(ReadAgain):
+    """A fast reader is not sure of the file; its reference reader decides, and explains."""
+
+
+class Reread(ReadAgain):
+    """The reader learned something that changes records it already gave (a column with
+    values under an empty header, when renaming); it noted it in the ReadDetails, and the file
+    is read again from the start with them."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from ingestd.failpoints import Failpoints
+
 
 class FakeClock:
     """Time moves only when someone waits; every wait is recorded."""
@@ -35,3 +37,37 @@ class RecordingNotifier:
 
     def notify(self, message: str) -> None:
         self.messages.append(message)
+
+
+class PausingFailpoints(Failpoints):
+    """A failpoint that holds the thread reaching `step` until the test lets it go on."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__()
+        self._step = step
+        self.reached_it = threading.Event()
+        self.go_on = threading.Event()
+
+    def reached(self, step: str) -> None:
+        if step == self._step and not self.reached_it.is_set():
+            self.reached_it.set()
+            self.go_on.wait(30)
+
+
+class SilentWatcher:
+    """A watcher that never reports an event: only the periodic rescan finds files."""
+
+    def watch(self, folder: object, events: object) -> object:
+        return folder
+
+    def unwatch(self, watch: object) -> None:
+        pass
+
+    def alive(self) -> bool:
+        return True
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass

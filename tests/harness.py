@@ -1,4 +1,4 @@
-"""An in-process inbox wired to the real receiver logic through httpx.MockTransport."""
+"""An in-process inbox's parts wired to the real receiver logic through httpx.MockTransport."""
 
 from __future__ import annotations
 
@@ -11,39 +11,60 @@ import httpx
 import orjson
 
 from ingestd.core.chunking import ChunkLimits
-from ingestd.fs.spool import Claim, Layout, Spool
-from ingestd.pipeline.inbox_runtime import InboxRuntime, RetryPolicy
+from ingestd.core.outcome import Outcome
+from ingestd.failpoints import Failpoints
+from ingestd.fs.claim import ClaimFolder
+from ingestd.fs.durable import Disk, Fault
+from ingestd.fs.spool import Layout, Spool
+from ingestd.pipeline.delivery import Delivery, RetryPolicy
 from ingestd.pipeline.ingest import Ingestion
 from ingestd.pipeline.sender import Sender
-from ingestd.readers import chooser
-from ingestd.readers.excel.reference import ExcelReader
-from ingestd.readers.json.reference import JsonReader
+from ingestd.pipeline.staging import InProcess, Stager
+from ingestd.readers import Reader, chooser
+from ingestd.readers.excel import ExcelReader
+from ingestd.readers.json import JsonReader
 from ingestd.receiver.app import ReceiverApp
+from ingestd.runtime.metrics import Metrics
+from ingestd.runtime.progress import InboxProgress
 from tests.fakes import FakeClock
 
 TWO_PER_CHUNK = ChunkLimits(2, 1 << 20)
-Fault = Callable[[httpx.Request, "Harness"], httpx.Response | None]
+HttpFault = Callable[[httpx.Request, "Harness"], httpx.Response | None]
 
 
 class Harness:
-    def __init__(self, root: Path, limits: ChunkLimits = TWO_PER_CHUNK) -> None:
+    """One inbox's parts, in this process: the test drives one ingestion at a time."""
+
+    def __init__(
+        self,
+        root: Path,
+        limits: ChunkLimits = TWO_PER_CHUNK,
+        fault: Fault | None = None,
+        stager: Stager | None = None,
+        reader_for: Callable[[str], Reader] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.root = root
+        self.disk = Disk(fault)
         self.layout = Layout(root / "spool")
-        self.layout.create()
+        self.layout.create(Disk())
         self.app = ReceiverApp(root / "receiver")
         self.sent: list[dict] = []
-        self.faults: list[Fault] = []
+        self.faults: list[HttpFault] = []
         self.clock = FakeClock()
         self.stop = threading.Event()
-        self.runtime = InboxRuntime(
-            name="products",
-            spool=Spool(self.layout, ["*.json", "*.xlsx", "*.xlsm"]),
-            sender=Sender("http://127.0.0.1:9/callback", 5, httpx.MockTransport(self._handle)),
-            reader_for=chooser(JsonReader(), ExcelReader()),
-            limits=limits,
-            retry=RetryPolicy(initial_delay=0.5, max_delay=60),
-            clock=self.clock,
-            stop=self.stop,
+        self.limits = limits
+        self.stager = stager or InProcess()  # a stager given is the caller's to close
+        self.reader_for = reader_for or chooser(JsonReader(), ExcelReader())
+        self.progress = InboxProgress("products", self.clock, metrics)
+        self.spool = Spool(self.layout, ["*.json", "*.xlsx", "*.xlsm"], "products", self.disk)
+        self.sender = Sender("http://127.0.0.1:9/callback", 5, httpx.MockTransport(self._handle))
+        self.delivery = Delivery(
+            self.sender,
+            RetryPolicy(initial_delay=0.5, max_delay=60),
+            self.clock,
+            self.stop,
+            self.progress,
             rand=lambda: 0.5,
         )
 
@@ -58,15 +79,31 @@ class Harness:
     def deliver(self, request: httpx.Request) -> httpx.Response:
         return deliver(self.app, request)
 
-    def drop(self, name: str, content: bytes | list) -> Claim:
+    def drop(self, name: str, content: bytes | list) -> ClaimFolder:
         data = content if isinstance(content, bytes) else orjson.dumps(content)
         (self.layout.inbox / name).write_bytes(data)
-        claim = self.runtime.spool.claim(name, self.clock.now())
+        claim = self.spool.claim(name, self.clock.now())
         assert claim is not None
         return claim
 
-    def run(self, claim: Claim) -> str:
-        return Ingestion(claim, self.runtime).run()
+    def ingestion(self, claim: ClaimFolder, failpoints: Failpoints | None = None) -> Ingestion:
+        return Ingestion(
+            claim,
+            "products",
+            self.reader_for(claim.name),
+            self.limits,
+            self.stager,
+            self.delivery,
+            self.spool,
+            self.progress,
+            self.clock,
+            self.stop,
+            failpoints or Failpoints(),
+        )
+
+    def run(self, claim: ClaimFolder) -> Outcome:
+        with self.ingestion(claim) as ingestion:
+            return ingestion.run()
 
     def chunk_numbers(self) -> list[object]:
         return [b["chunk_number"] if b["type"] == "chunk" else "completion" for b in self.sent]
@@ -86,7 +123,7 @@ class Harness:
         return orjson.loads(path.read_bytes())
 
     def close(self) -> None:
-        self.runtime.sender.close()
+        self.sender.close()
         self.app.close()
 
 
@@ -123,14 +160,14 @@ def lose_answer(request: httpx.Request, harness: Harness) -> httpx.Response:
     raise httpx.ReadError("connection reset by peer", request=request)
 
 
-def status(code: int, body: bytes = b"", **headers: str) -> Fault:
+def status(code: int, body: bytes = b"", **headers: str) -> HttpFault:
     def answer(request: httpx.Request, harness: Harness) -> httpx.Response:
         return httpx.Response(code, content=body, headers=headers)
 
     return answer
 
 
-def raises(exc_type: type[Exception]) -> Fault:
+def raises(exc_type: type[Exception]) -> HttpFault:
     def answer(request: httpx.Request, harness: Harness) -> httpx.Response:
         raise exc_type("injected", request=request)  # type: ignore[call-arg]
 
@@ -143,3 +180,13 @@ def passthrough(request: httpx.Request, harness: Harness) -> None:
 
 def hard_link_count(path: Path) -> int:
     return os.lstat(path).st_nlink
+
+
+def stage_bytes(folder: Path, name: str, data: bytes, reader: Reader, limits: ChunkLimits):  # type: ignore[no-untyped-def]
+    """Stage `data` as the claimed file `name` in `folder`, as a worker's parser would; the
+    staged records land in `folder/<name>.staged`."""
+    from ingestd.pipeline.staging import StageRequest, stage
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    return stage(StageRequest(ClaimFolder(folder, name), reader, limits))

@@ -12,6 +12,7 @@ import structlog
 from ingestd import log
 from ingestd.clock import SystemClock
 from ingestd.errors import ConfigError
+from ingestd.pipeline.staging import InProcess
 from ingestd.runtime.daemon import Daemon
 from ingestd.runtime.notify import Notifier
 from ingestd.settings import InboxSettings, from_mapping
@@ -82,7 +83,11 @@ def test_the_token_reaches_the_receiver_and_never_the_logs_or_reports(tmp_path):
         }
     )
     daemon = Daemon(
-        settings, SystemClock(), Notifier(RecordingNotifier()), httpx.MockTransport(refuse)
+        settings,
+        SystemClock(),
+        Notifier(RecordingNotifier()),
+        httpx.MockTransport(refuse),
+        new_stager=lambda settings: InProcess(),
     )
     daemon.start()
     try:

@@ -105,13 +105,18 @@ class Acknowledged:
 
 @dataclass(frozen=True)
 class RetryLater:
+    """Not an acknowledgement, not a refusal: the same payload again, after a while. `label`
+    names the kind with a bounded set of words, for the metrics."""
+
     reason: str
+    label: str
     retry_after: float | None = None
 
 
 @dataclass(frozen=True)
 class ResendChecksum:
     reason: str
+    label: str = "checksum_mismatch"
 
 
 @dataclass(frozen=True)
@@ -161,10 +166,11 @@ def classify(
     """
     retry_after = parse_retry_after(headers.get("retry-after"), now)
     if status in TRANSIENT_STATUSES or status >= 500:
-        return RetryLater(f"HTTP {status}", retry_after)
+        return RetryLater(f"HTTP {status}", f"http_{status}", retry_after)
     answer = _json_object(body)
     if 200 <= status < 300 and answer is None:
-        return RetryLater(f"HTTP {status} with a body that is not a JSON object", retry_after)
+        reason = f"HTTP {status} with a body that is not a JSON object"
+        return RetryLater(reason, "not_json", retry_after)
     if answer is not None and answer.get("ack") is False:
         rewind_limit = sent_chunk_number + 1 if completion else sent_chunk_number
         return _refusal(answer, status, body, rewind_limit)
@@ -174,7 +180,7 @@ def classify(
     if answer.get("ack") is not True:
         return Rejected('the answer has no "ack": true', status, _excerpt(body))
     if not _names_what_was_sent(answer, sent_ingestion_id, sent_chunk_number):
-        return RetryLater("the answer names another ingestion or chunk")
+        return RetryLater("the answer names another ingestion or chunk", "wrong_answer")
     return Acknowledged(duplicate=answer.get("duplicate") is True)
 
 

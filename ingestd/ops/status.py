@@ -16,8 +16,8 @@ from ingestd.core.journal import replay
 from ingestd.core.names import printable_name
 from ingestd.core.settle import wanted
 from ingestd.errors import JournalCorrupt
-from ingestd.fs import claim as receipts
-from ingestd.fs.spool import Claim, Layout
+from ingestd.fs.claim import ClaimFolder, receipt_kind
+from ingestd.fs.spool import Layout
 from ingestd.settings import InboxSettings
 
 RECENT = 10
@@ -62,12 +62,13 @@ def inbox_status(inbox: InboxSettings, recent: int = RECENT) -> InboxStatus:
         path = layout.inbox / name
         if not _is_regular(path):
             continue
-        if receipts.receipt_kind(path) is not None:
+        if receipt_kind(path) is not None:
             status.receipts_in_inbox.append(printable_name(name))
         elif wanted(name, inbox.patterns):
             status.waiting.append(printable_name(name))
     for token in sorted(_entries(layout.work)):
-        claim = Claim.in_folder(layout.work / token) if (layout.work / token).is_dir() else None
+        folder = layout.work / token
+        claim = ClaimFolder.in_folder(folder) if folder.is_dir() else None
         if claim is not None:
             status.in_work.append(_claimed(claim))
     status.recent_done = _recent(layout.done, recent, failed=False)
@@ -75,15 +76,16 @@ def inbox_status(inbox: InboxSettings, recent: int = RECENT) -> InboxStatus:
     return status
 
 
-def _claimed(claim: Claim) -> Claimed:
+def _claimed(claim: ClaimFolder) -> Claimed:
     entry = Claimed(claim.token, printable_name(claim.name), "claimed, validating")
-    if claim.report.exists():
+    if claim.has_report():
         entry.state = "failed, moving to failed/"
         return entry
-    if not claim.journal.exists():
+    data = claim.journal_bytes()
+    if data is None:
         return entry
     try:
-        journal = replay(claim.journal.read_bytes())
+        journal = replay(data)
     except JournalCorrupt as exc:
         entry.state = f"journal damaged: {exc}"
         return entry
@@ -93,12 +95,9 @@ def _claimed(claim: Claim) -> Claimed:
     entry.chunk_count, entry.total_records = begin.chunk_count, begin.total_records
     entry.last_ack_at = journal.last_ack_at
     entry.state = "completed, moving to done/" if journal.completed else "sending"
-    if claim.retry_state.exists():
-        try:
-            entry.retry = orjson.loads(claim.retry_state.read_bytes())
-            entry.state = "waiting for the receiver"
-        except (OSError, orjson.JSONDecodeError):
-            pass
+    entry.retry = claim.retry_state()
+    if entry.retry is not None:
+        entry.state = "waiting for the receiver"
     return entry
 
 
@@ -110,16 +109,16 @@ def _recent(base: Path, count: int, failed: bool) -> list[Finished]:
     )
     found = []
     for folder in folders[:count]:
-        claim = Claim.in_folder(folder) if folder.is_dir() else None
+        claim = ClaimFolder.in_folder(folder) if folder.is_dir() else None
         if claim is None:
             continue
         entry = Finished(printable_name(str(claim.data)), printable_name(claim.name))
-        if failed and claim.report.exists():
-            try:
-                report = orjson.loads(claim.report.read_bytes())
-                entry.reason, entry.error = report.get("reason"), report.get("error")
-            except (OSError, orjson.JSONDecodeError):
+        if failed and claim.has_report():
+            report = claim.report()
+            if report is None:
                 entry.reason = "unreadable report"
+            else:
+                entry.reason, entry.error = report.get("reason"), report.get("error")
         found.append(entry)
     return found
 

@@ -3,148 +3,182 @@ good: the retry loop, with backoff, Retry-After and the 'Checksum mismatch' budg
 
 from __future__ import annotations
 
-import os
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from ingestd.clock import Clock, iso
 from ingestd.core import protocol
 from ingestd.core.retry import backoff_delay
 from ingestd.errors import Interrupted, ReceiverLostState, ReceiverRejected, ReceiverUnavailable
-from ingestd.fs import durable
-from ingestd.fs.spool import RETRY_STATE, Claim
-from ingestd.pipeline.inbox_runtime import InboxRuntime, iso
+from ingestd.fs.claim import ClaimFolder
+from ingestd.pipeline.progress import Progress
+from ingestd.pipeline.sender import Sender
 
 MAX_CHECKSUM_RESENDS = 3
 
 Outcome = protocol.Acknowledged | protocol.RewindTo
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    initial_delay: float
+    max_delay: float
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One body to post: a chunk (`number` its chunk number, `records` how many it holds) or
+    the completion (`number` the last chunk's)."""
+
+    body: bytes
+    ingestion_id: str
+    number: int
+    completion: bool = False
+    records: int = 0
+
+    @property
+    def key(self) -> str:
+        if self.completion:
+            return f"{self.ingestion_id}:completion"
+        return protocol.chunk_id(self.ingestion_id, self.number)
+
+
 class Delivery:
-    """Sends the payloads of one ingestion; `checkpoint` beats and honours a stop request."""
+    """Sends an inbox's payloads; between tries it waits, beats, and honours a stop."""
 
     def __init__(
         self,
-        inbox: InboxRuntime,
-        claim: Claim,
-        ingestion_id: str,
-        log: Any,
-        checkpoint: Callable[[], None],
+        sender: Sender,
+        retry: RetryPolicy,
+        clock: Clock,
+        stop: threading.Event,
+        progress: Progress,
+        rand: Callable[[], float],
     ) -> None:
-        self._inbox = inbox
-        self._claim = claim
-        self._ingestion = ingestion_id
-        self._log = log
-        self._checkpoint = checkpoint
-        self._retry_since: float | None = None
+        self._sender = sender
+        self._retry = retry
+        self._clock = clock
+        self._stop = stop
+        self._progress = progress
+        self._rand = rand
 
-    def send(self, body: bytes, number: int, completion: bool = False, records: int = 0) -> Outcome:
+    def send(self, payload: Payload, claim: ClaimFolder, log: Any) -> Outcome:
         """Post until the receiver acknowledges, asks for a rewind, or refuses for good."""
-        key = (
-            f"{self._ingestion}:completion"
-            if completion
-            else protocol.chunk_id(self._ingestion, number)
-        )
+        waiting = _Waiting(claim, self._clock)
         attempt = mismatches = 0
         while True:
-            self._checkpoint()
-            if not completion:
-                self._inbox.progress.sent(records)
-            decision = self._post(body, key, number, completion)
+            if self._stop.is_set():
+                raise Interrupted()
+            self._progress.beat()
+            if not payload.completion:
+                self._progress.sent(payload.records)
+            decision = self._post(payload)
             if isinstance(decision, (protocol.Acknowledged, protocol.RewindTo)):
-                self._clear_retry_state()
+                waiting.over()
                 return decision
             if isinstance(decision, protocol.Rejected):
-                raise _rejected(decision, number, completion)
+                raise _rejected(decision, payload)
             if isinstance(decision, protocol.StateLost):
-                raise ReceiverLostState(
-                    "the receiver refused the first chunk as out of order: it keeps losing "
-                    "its state, and there is nothing earlier to send again",
-                    chunk_number=None if completion else number,
-                    http_status=decision.status,
-                    receiver_answer=decision.answer,
-                )
-            retry_after = None
+                raise _state_lost(decision, payload)
             if isinstance(decision, protocol.ResendChecksum):
                 mismatches += 1
                 if mismatches > MAX_CHECKSUM_RESENDS:
                     raise ReceiverRejected(
                         f"the receiver answered 'Checksum mismatch' {mismatches} times",
-                        chunk_number=number,
+                        chunk_number=None if payload.completion else payload.number,
                     )
-            else:
-                retry_after = decision.retry_after
-            self._wait_to_retry(attempt, decision.reason, retry_after, number)
+            self._wait(attempt, decision, payload, waiting, claim, log)
             attempt += 1
 
-    def _post(self, body: bytes, key: str, number: int, completion: bool) -> protocol.Decision:
+    def _post(self, payload: Payload) -> protocol.Decision:
         try:
-            answer = self._inbox.sender.post(body, key)
+            answer = self._sender.post(payload.body, payload.key)
         except ReceiverUnavailable as exc:
-            return protocol.RetryLater(exc.reason, exc.retry_after)
+            return protocol.RetryLater(exc.reason, exc.label)
         return protocol.classify(
             answer.status,
             answer.headers,
             answer.body,
-            sent_ingestion_id=self._ingestion,
-            sent_chunk_number=number,
-            now=self._inbox.clock.now(),
-            completion=completion,
+            sent_ingestion_id=payload.ingestion_id,
+            sent_chunk_number=payload.number,
+            now=self._clock.now(),
+            completion=payload.completion,
         )
 
-    def _wait_to_retry(
-        self, attempt: int, reason: str, retry_after: float | None, number: int
+    def _wait(
+        self,
+        attempt: int,
+        decision: protocol.RetryLater | protocol.ResendChecksum,
+        payload: Payload,
+        waiting: _Waiting,
+        claim: ClaimFolder,
+        log: Any,
     ) -> None:
-        policy = self._inbox.retry
+        retry_after = decision.retry_after if isinstance(decision, protocol.RetryLater) else None
         delay = backoff_delay(
             attempt,
-            base=policy.initial_delay,
-            cap=policy.max_delay,
-            rand=self._inbox.rand,
+            base=self._retry.initial_delay,
+            cap=self._retry.max_delay,
+            rand=self._rand,
             retry_after=retry_after,
         )
-        self._log.warning(
+        log.warning(
             "receiver not ready, will retry",
-            reason=reason,
-            chunk_number=number,
+            reason=decision.reason,
+            chunk_number=payload.number,
             attempt=attempt + 1,
             delay_seconds=round(delay, 3),
         )
-        self._inbox.progress.waiting(self._claim.token, reason, delay)
-        self._write_retry_state(reason, attempt + 1, delay)
-        if self._inbox.clock.wait(delay, self._inbox.stop):
+        self._progress.waiting(claim.token, decision.reason, decision.label, delay)
+        waiting.record(decision.reason, attempt + 1, delay)
+        if self._clock.wait(delay, self._stop):
             raise Interrupted()
 
-    def _write_retry_state(self, reason: str, attempt: int, delay: float) -> None:
-        """Advisory, for `ingestd status`: not fsynced, nothing depends on it surviving a crash."""
-        now = self._inbox.clock.now()
-        if self._retry_since is None:
-            self._retry_since = now
-        state = {
-            "reason": reason,
-            "attempt": attempt,
-            "since": iso(self._retry_since),
-            "next_try_at": iso(now + delay),
-        }
-        tmp = self._claim.beside(RETRY_STATE + ".tmp")
-        try:
-            tmp.write_bytes(orjson.dumps(state))
-            os.replace(tmp, self._claim.retry_state)
-        except OSError:
-            durable.unlink_quietly(tmp)
 
-    def _clear_retry_state(self) -> None:
-        if self._retry_since is not None:
-            durable.unlink_quietly(self._claim.retry_state)
-            self._retry_since = None
+class _Waiting:
+    """The claim's retry state while the receiver is not ready, for `ingestd status`."""
+
+    def __init__(self, claim: ClaimFolder, clock: Clock) -> None:
+        self._claim = claim
+        self._clock = clock
+        self._since: float | None = None
+
+    def record(self, reason: str, attempt: int, delay: float) -> None:
+        now = self._clock.now()
+        if self._since is None:
+            self._since = now
+        self._claim.write_retry_state(
+            {
+                "reason": reason,
+                "attempt": attempt,
+                "since": iso(self._since),
+                "next_try_at": iso(now + delay),
+            }
+        )
+
+    def over(self) -> None:
+        if self._since is not None:
+            self._claim.clear_retry_state()
+            self._since = None
 
 
-def _rejected(decision: protocol.Rejected, number: int, completion: bool) -> ReceiverRejected:
-    what = "the completion" if completion else f"chunk {number}"
+def _rejected(decision: protocol.Rejected, payload: Payload) -> ReceiverRejected:
+    what = "the completion" if payload.completion else f"chunk {payload.number}"
     return ReceiverRejected(
         f"the receiver refused {what}: {decision.reason}",
-        chunk_number=None if completion else number,
+        chunk_number=None if payload.completion else payload.number,
+        http_status=decision.status,
+        receiver_answer=decision.answer,
+    )
+
+
+def _state_lost(decision: protocol.StateLost, payload: Payload) -> ReceiverLostState:
+    return ReceiverLostState(
+        "the receiver refused the first chunk as out of order: it keeps losing its state, and "
+        "there is nothing earlier to send again",
+        chunk_number=None if payload.completion else payload.number,
         http_status=decision.status,
         receiver_answer=decision.answer,
     )

@@ -1,12 +1,17 @@
-"""The validation pass in a child process, with a memory limit and a time limit.
+"""The validation pass in a parser process, with a memory limit and a time limit.
 
 Parsers are C extensions fed by strangers: a file can make one eat memory without bound (ijson
 builds a prefix string per event, so 100,000 nested brackets cost gigabytes) or crash the
-interpreter. Each worker thread therefore stages through its own long-lived child process,
-forked from a forkserver with the parsers preloaded. The child's address space is capped with
-RLIMIT_AS; a MemoryError or a child that dies fails the file with a report instead of the
-daemon. A child that dies is replaced, and the file gets one more try in a fresh child, in case
-something else on the machine (the kernel's OOM killer) took it.
+interpreter. Each worker therefore stages through a parser process of its own, forked from a
+forkserver with the parsers preloaded, started when the worker first has a file to stage and
+kept for the next. The process's address space is capped with RLIMIT_AS; a MemoryError, or a
+process that dies, fails the file with a report instead of the daemon. A process that dies is
+replaced, and the file gets one more try in a fresh one, in case something else on the machine
+(the kernel's OOM killer) took it.
+
+The exchange is typed: a StageRequest goes in, and a Staged, a FileFailed or a SpoolIOError
+comes back. A worker may send the next file's request ahead (`stage_ahead`) while it sends the
+current one's chunks; asking later for the same request takes that answer.
 """
 
 from __future__ import annotations
@@ -17,21 +22,15 @@ import multiprocessing.forkserver
 import os
 import resource
 import signal
-import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from ingestd.core.chunking import ChunkLimits
-from ingestd.errors import InvalidInput, ParserUnavailable, SpoolIOError
-from ingestd.pipeline.staging import Staged, stage_file
-from ingestd.readers import Reader
+from ingestd.errors import FileFailed, InvalidInput, ParserUnavailable, SpoolIOError
+from ingestd.pipeline.staging import Checkpoint, Staged, StageRequest, stage
 
 POLL_SECONDS = 0.5
-Request = tuple[Path, Reader, ChunkLimits, Path, Path]
-Upcoming = Callable[[Staged], Request | None]
-_PRELOAD = [
+PRELOAD = [
     "ingestd.pipeline.forkserver_init",
     "ingestd.pipeline.staging",
     "ingestd.readers.json.reference",
@@ -39,98 +38,100 @@ _PRELOAD = [
     "openpyxl",
 ]
 
+Answer = Staged | FileFailed | SpoolIOError
+"""What the parser process sends back for a request."""
 
-class IsolatedStager:
-    def __init__(self, memory_limit_mb: int, time_limit_seconds: float) -> None:
+
+@dataclass(frozen=True)
+class Died:
+    """The parser process ended without answering: `code` as multiprocessing gives it."""
+
+    code: int | None
+
+    def describe(self) -> str:
+        if self.code is not None and self.code < 0:
+            return f"killed by {signal.Signals(-self.code).name}"
+        return f"exit status {self.code}"
+
+
+def forkserver_context(preload: list[str] = PRELOAD) -> Any:
+    """The multiprocessing context parser processes come from: a forkserver with the parsers
+    loaded, so a new process costs a fork, not an interpreter's start-up."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(preload)
+    return context
+
+
+def warm_up() -> None:
+    """Start the forkserver before any file; it and its parsers ignore the stop signals
+    (forkserver_init)."""
+    multiprocessing.forkserver.ensure_running()
+
+
+class ParserProcess:
+    """One worker's parser process: a Stager that stages in a process of its own."""
+
+    def __init__(
+        self, memory_limit_mb: int, time_limit_seconds: float, context: Any | None = None
+    ) -> None:
         self._memory_mb = memory_limit_mb
         self._time_limit = time_limit_seconds
-        self._local = threading.local()
-        self._pids: set[int] = set()
-        self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(_PRELOAD)
+        self._context = context or forkserver_context()
+        self._child: _Child | None = None
+        self._pending: StageRequest | None = None  # sent ahead, answer not read yet
 
-    def __call__(
-        self,
-        path: Path,
-        reader: Reader,
-        limits: ChunkLimits,
-        staged: Path,
-        index: Path,
-        checkpoint: Callable[[], None],
-    ) -> Staged:
-        request = (path, reader, limits, staged, index)
-        try:
-            staged_file = self._run(request, checkpoint)
-        except _ChildDied:
-            staged_file = self._run(request, checkpoint, last_try=True)
-        upcoming: Upcoming | None = getattr(self._local, "upcoming", None)
-        if upcoming is not None:
-            self._prefetch(upcoming(staged_file))
-        return staged_file
+    @property
+    def pid(self) -> int | None:
+        return self._child.process.pid if self._child is not None else None
 
-    def stage_ahead(self, upcoming: Upcoming) -> None:
-        """After each file it stages, the calling thread's child starts on the request that
-        `upcoming` returns, given what was just staged (the file this thread will ask for next,
-        or None), so that it is staged while this thread sends the one before. A request asked
-        for later is answered from it."""
-        self._local.upcoming = upcoming
+    def stage(self, request: StageRequest, checkpoint: Checkpoint) -> Staged:
+        answer = self._exchange(request, checkpoint)
+        if isinstance(answer, Died):
+            answer = self._exchange(request, checkpoint)  # the OOM killer, say: a fresh process
+        if isinstance(answer, Died):
+            raise InvalidInput(
+                f"the parser died on this file twice ({answer.describe()}); the memory limit is "
+                f"{self._memory_mb} MB (parse_memory_limit_mb)"
+            )
+        if isinstance(answer, Staged):
+            return answer
+        raise answer
 
-    def _prefetch(self, request: Request | None) -> None:
-        if request is None:
-            return
-        child = self._child()
+    def stage_ahead(self, request: StageRequest) -> None:
+        if self._pending is not None:
+            return  # one at a time
+        child = self._started()
         try:
             child.conn.send(request)
         except OSError:
-            self._drop_child()
+            self.close()
             return
-        self._local.pending = request
-
-    def warm_up(self) -> None:
-        """Start the forkserver (an interpreter with the parsers loaded) before any file; it
-        and its parsers ignore the stop signals (forkserver_init)."""
-        multiprocessing.forkserver.ensure_running()
-
-    def prepare(self) -> None:
-        """Start the calling thread's child now, so the first file does not wait for it."""
-        self._child()
+        self._pending = request
 
     def close(self) -> None:
-        """Stop the calling thread's child."""
-        self._drop_child()
+        """Stop the parser process, whatever it is doing."""
+        child, self._child, self._pending = self._child, None, None
+        if child is not None:
+            child.stop()
 
-    def _run(
-        self, request: Request, checkpoint: Callable[[], None], last_try: bool = False
-    ) -> Staged:
-        child = self._child()
-        pending, self._local.pending = getattr(self._local, "pending", None), None
+    def _exchange(self, request: StageRequest, checkpoint: Checkpoint) -> Answer | Died:
+        child = self._started()
+        pending, self._pending = self._pending, None
         deadline = time.monotonic() + self._time_limit
         try:
             if pending is not None and pending != request:
-                self._answer(child, checkpoint, deadline)  # staged ahead for nothing: dropped
+                self._receive(child, checkpoint, deadline)  # staged ahead for nothing: dropped
             if pending != request:
                 child.conn.send(request)
-            kind, *payload = self._answer(child, checkpoint, deadline)
+            return self._receive(child, checkpoint, deadline)
         except (EOFError, OSError):
-            code = self._drop_child()
-            if not last_try:
-                raise _ChildDied() from None
-            raise InvalidInput(
-                f"the parser died on this file twice ({_describe(code)}); the memory limit is "
-                f"{self._memory_mb} MB (parse_memory_limit_mb)"
-            ) from None
+            self._child = None
+            return Died(child.stop())
         except BaseException:
-            self._drop_child()  # interrupted or timed out: the child may be mid-file
+            self.close()  # interrupted or timed out: the process may be mid-file
             raise
-        if kind == "ok":
-            return payload[0]  # type: ignore[no-any-return]
-        if kind == "oserror":
-            raise SpoolIOError(f"validation could not write to work/: {payload[1]}")
-        raise InvalidInput(payload[0], **payload[1])
 
-    def _answer(
-        self, child: _Child, checkpoint: Callable[[], None], deadline: float
-    ) -> tuple[Any, ...]:
+    def _receive(self, child: _Child, checkpoint: Checkpoint, deadline: float) -> Answer:
         while not child.conn.poll(POLL_SECONDS):
             checkpoint()
             if not child.process.is_alive():
@@ -140,49 +141,27 @@ class IsolatedStager:
                     f"validating the file took longer than {self._time_limit:.0f} s "
                     "(parse_time_limit_seconds)"
                 )
-        answer: tuple[Any, ...] = child.conn.recv()
+        answer: Answer = child.conn.recv()
         return answer
 
-    def pids(self) -> set[int]:
-        """The children staging now or waiting for a file."""
-        return set(self._pids)
-
-    def _child(self) -> _Child:
-        child: _Child | None = getattr(self._local, "child", None)
-        if child is None or not child.process.is_alive():
-            if child is not None:
-                self._pids.discard(child.process.pid)
-            self._local.pending = None  # a new child has not been asked anything
-            self._local.child = None
-            try:
-                child = _Child(self._context, self._memory_mb)
-            except Exception as exc:  # the forkserver is gone: multiprocessing says so variously
-                raise ParserUnavailable(
-                    f"cannot start a parser process: {type(exc).__name__}: {exc}"
-                ) from exc
-            self._local.child = child
-            self._pids.add(child.process.pid)
-        return child
-
-    def _drop_child(self) -> int | None:
-        child: _Child | None = getattr(self._local, "child", None)
-        self._local.child = None
-        self._local.pending = None
-        if child is None:
-            return None
-        self._pids.discard(child.process.pid)
-        return child.stop()
-
-
-class _ChildDied(Exception):
-    pass
+    def _started(self) -> _Child:
+        if self._child is not None and self._child.process.is_alive():
+            return self._child
+        self._pending = None  # a new process has not been asked anything
+        try:
+            self._child = _Child(self._context, self._memory_mb)
+        except Exception as exc:  # the forkserver is gone: multiprocessing says so variously
+            raise ParserUnavailable(
+                f"cannot start a parser process: {type(exc).__name__}: {exc}"
+            ) from exc
+        return self._child
 
 
 class _Child:
     def __init__(self, context: Any, memory_mb: int) -> None:
         self.conn, theirs = context.Pipe()
         self.process = context.Process(
-            target=_serve, args=(theirs, memory_mb), daemon=True, name="ingestd-stager"
+            target=_serve, args=(theirs, memory_mb), daemon=True, name="ingestd-parser"
         )
         self.process.start()
         theirs.close()
@@ -195,62 +174,43 @@ class _Child:
         return self.process.exitcode  # type: ignore[no-any-return]
 
 
-def _describe(code: int | None) -> str:
-    if code is not None and code < 0:
-        return f"killed by {signal.Signals(-code).name}"
-    return f"exit status {code}"
-
-
 def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
-    """The child: stage one file per request until the parent goes away."""
+    """The parser process: stage one file per request until the daemon goes away."""
     parent = multiprocessing.parent_process()  # the daemon (not the forkserver)
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:
         try:
-            path, reader, limits, staged, index = conn.recv()
+            request: StageRequest = conn.recv()
         except (EOFError, OSError):
             return
         _exit_if_orphaned(parent)
-        result = _stage_one(
-            path, reader, limits, staged, index, memory_mb, lambda: _exit_if_orphaned(parent)
-        )
+        answer = _answer(request, memory_mb, lambda: _exit_if_orphaned(parent))
         try:
-            conn.send(result)
+            conn.send(answer)
         except OSError:  # the daemon is gone (stopped or killed): nobody waits for this file
             return
 
 
 def _exit_if_orphaned(parent: multiprocessing.process.BaseProcess | None) -> None:
-    """A child still staging after the daemon was killed could write a claim's staged file
+    """A process still staging after the daemon was killed could write a claim's staged file
     while the restarted daemon stages it again: it stops at the next checkpoint instead."""
     if parent is not None and not parent.is_alive():
         os._exit(0)
 
 
-def _stage_one(
-    path: Path,
-    reader: Reader,
-    limits: ChunkLimits,
-    staged: Path,
-    index: Path,
-    memory_mb: int,
-    checkpoint: Callable[[], None],
-) -> tuple[Any, ...]:
+def _answer(request: StageRequest, memory_mb: int, checkpoint: Checkpoint) -> Answer:
+    """Every way staging can end, as a value the daemon can receive."""
     try:
-        return ("ok", stage_file(path, reader, limits, staged, index, checkpoint))
-    except InvalidInput as exc:
-        return ("invalid", exc.message, exc.where)
+        return stage(request, checkpoint)
+    except (FileFailed, SpoolIOError) as exc:
+        return exc
     except MemoryError:
-        return (
-            "invalid",
+        return InvalidInput(
             f"parsing this file needs more than the {memory_mb} MB memory limit "
-            "(parse_memory_limit_mb)",
-            {},
+            "(parse_memory_limit_mb)"
         )
-    except OSError as exc:
-        return ("oserror", exc.errno, exc.strerror)
     except RecursionError:
-        return ("invalid", "the file nests too deeply to be read", {})
+        return InvalidInput("the file nests too deeply to be read")
     except Exception as exc:  # a parser's own surprise is about this file, not the daemon
-        return ("invalid", f"the file cannot be read: {type(exc).__name__}: {exc}", {})
+        return InvalidInput(f"the file cannot be read: {type(exc).__name__}: {exc}")

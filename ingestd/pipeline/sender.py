@@ -59,9 +59,9 @@ class Sender:
             finally:
                 response.close()
         except httpx.TimeoutException as exc:
-            raise ReceiverUnavailable(f"timed out: {type(exc).__name__}") from exc
+            raise ReceiverUnavailable(f"timed out: {type(exc).__name__}", "timeout") from exc
         except httpx.TransportError as exc:
-            raise ReceiverUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise ReceiverUnavailable(f"{type(exc).__name__}: {exc}", "connection") from exc
         return Answer(
             response.status_code,
             {k.lower(): v for k, v in response.headers.items()},

@@ -11,21 +11,33 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO, Self
+from typing import BinaryIO, Protocol, Self
 
 import orjson
 
 from ingestd.core import numbers
 from ingestd.core.chunking import Chunk, ChunkLimits, ChunkPlanner, ChunkSpan, canonical
-from ingestd.errors import InvalidInput
-from ingestd.fs import durable
+from ingestd.errors import InvalidInput, SpoolIOError
+from ingestd.fs.claim import ClaimFolder, private_mode
+from ingestd.fs.durable import Disk
 from ingestd.gcpause import gc_paused
 from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, Reread, SourceStream
 
-_BUFFER = 1 << 20
 _CHECKPOINT_EVERY = 1024
 _READINGS = 3  # a reading, one more that learned what to rename, and a spare
+
+Checkpoint = Callable[[], None]
+"""Called now and then in a long reading: may raise Interrupted, or end a process."""
+
+
+@dataclass(frozen=True)
+class StageRequest:
+    """What to stage: a claim's file, read by a reader, cut into chunks under limits. Two
+    requests for the same claim, reader and limits are the same work."""
+
+    claim: ClaimFolder
+    reader: Reader
+    limits: ChunkLimits
 
 
 @dataclass(frozen=True)
@@ -39,46 +51,79 @@ class Staged:
     details: ReadDetails
 
 
-@gc_paused()
-def stage(
-    fd: int,
-    reader: Reader,
-    limits: ChunkLimits,
-    staged: Path,
-    index: Path,
-    checkpoint: Callable[[], None] | None = None,
-) -> Staged:
-    """Validate and stage the file open on `fd`; raises InvalidInput saying what and where.
+class Stager(Protocol):
+    """Runs the validation pass: in a parser process of its own (pipeline/isolation.py), or in
+    this one (InProcess)."""
 
-    The reader's fast variant goes first. If it declines, or the file turns out bad, the
+    def stage(self, request: StageRequest, checkpoint: Checkpoint) -> Staged:
+        """Stage the claim's file, or raise the FileFailed that says why it cannot be."""
+
+    def stage_ahead(self, request: StageRequest) -> None:
+        """Start on `request` now; a later `stage` of the same request takes its result."""
+
+    def close(self) -> None: ...
+
+
+class InProcess:
+    """Staging in the calling thread: for tests, and wherever isolation is not wanted."""
+
+    def stage(self, request: StageRequest, checkpoint: Checkpoint) -> Staged:
+        return stage(request, checkpoint)
+
+    def stage_ahead(self, request: StageRequest) -> None:
+        pass  # nothing runs beside the caller
+
+    def close(self) -> None:
+        pass
+
+
+def stage(request: StageRequest, checkpoint: Checkpoint | None = None) -> Staged:
+    """Validate and stage a claim's file: the staged records and the chunk index written and
+    fsynced, their names durable, before any journal vouches for them. Raises the FileFailed
+    that says what and where (InvalidInput, UnsafeFile), or SpoolIOError."""
+    claim = request.claim
+    fd, info = claim.open_data()
+    try:
+        if info.st_size == 0:
+            raise InvalidInput(
+                "the file is empty (0 bytes): an empty export is not an empty catalog"
+            )
+        outputs = _Outputs(claim, private_mode(info.st_mode))
+        result = _stage(fd, request.reader, request.limits, outputs, checkpoint)
+    except OSError as exc:
+        raise SpoolIOError(f"validation could not write to work/: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    claim.staged_durably()
+    return result
+
+
+@gc_paused()
+def _stage(
+    fd: int, reader: Reader, limits: ChunkLimits, outputs: _Outputs, checkpoint: Checkpoint | None
+) -> Staged:
+    """The reader's fast variant goes first. If it declines, or the file turns out bad, the
     reference reader runs from the start: only it decides that a file is bad, and how to say so.
     """
     if reader.fast is None:
-        return _stage(fd, reader, limits, staged, index, checkpoint)
+        return _passes(fd, reader, limits, outputs, checkpoint)
     try:
-        return _stage(fd, reader.fast, limits, staged, index, checkpoint)
+        return _passes(fd, reader.fast, limits, outputs, checkpoint)
     except (Declined, InvalidInput) as declined:
         reason = declined.message if isinstance(declined, InvalidInput) else str(declined)
-    result = _stage(fd, reader, limits, staged, index, checkpoint)
+    result = _passes(fd, reader, limits, outputs, checkpoint)
     result.details.notes["read_twice"] = reason  # logged and kept in the receipt: why it was slow
     return result
 
 
-def _stage(
-    fd: int,
-    reader: Reader,
-    limits: ChunkLimits,
-    staged: Path,
-    index: Path,
-    checkpoint: Callable[[], None] | None,
+def _passes(
+    fd: int, reader: Reader, limits: ChunkLimits, outputs: _Outputs, checkpoint: Checkpoint | None
 ) -> Staged:
-    info = os.fstat(fd)
-    if info.st_size == 0:
-        raise InvalidInput("the file is empty (0 bytes): an empty export is not an empty catalog")
+    """One reading, or a few when the reader learns what it must read again for (Reread)."""
     details = ReadDetails()
     for _ in range(_READINGS):
         try:
-            return _read(fd, reader, limits, staged, index, checkpoint, details)
+            return _read(fd, reader, limits, outputs, checkpoint, details)
         except Reread:
             continue  # with what the reading noted in `details`
     raise InvalidInput(f"the file could not be read in {_READINGS} passes")
@@ -88,16 +133,14 @@ def _read(
     fd: int,
     reader: Reader,
     limits: ChunkLimits,
-    staged: Path,
-    index: Path,
-    checkpoint: Callable[[], None] | None,
+    outputs: _Outputs,
+    checkpoint: Checkpoint | None,
     details: ReadDetails,
 ) -> Staged:
     stream = SourceStream(fd)
     planner = ChunkPlanner(limits)
-    mode = private_mode(os.fstat(fd).st_mode)
     try:
-        with _create(staged, mode) as out, _IndexWriter(index, mode) as spans:
+        with outputs.staged() as out, outputs.index() as spans:
             total = 0
             for total, record in enumerate(reader.records(stream, details), start=1):
                 if checkpoint is not None and total % _CHECKPOINT_EVERY == 0:
@@ -105,7 +148,7 @@ def _read(
                 _write(planner.add(_canonical(record, total - 1)), out, spans)
             stream.drain()
             _write(planner.finish(), out, spans)
-            durable.fsync_file(out)
+            outputs.disk.fsync_file(out)
             staged_size = out.tell()
     except _BadRecord as bad:
         raise InvalidInput(bad.message, **bad.where, **reader.where(fd, bad.index)) from None
@@ -118,6 +161,21 @@ def _read(
         index_sha256=spans.sha256(),
         details=details,
     )
+
+
+class _Outputs:
+    """Where a reading writes: the claim's staged file and index, with the data's mode."""
+
+    def __init__(self, claim: ClaimFolder, mode: int) -> None:
+        self._claim = claim
+        self._mode = mode
+        self.disk: Disk = claim.disk
+
+    def staged(self) -> BinaryIO:
+        return self._claim.create_staged(self._mode)
+
+    def index(self) -> _IndexWriter:
+        return _IndexWriter(self._claim.create_index(self._mode), self.disk)
 
 
 def _write(chunk: Chunk | None, out: BinaryIO, spans: _IndexWriter) -> None:
@@ -153,37 +211,6 @@ def _out_of_range(found: numbers.NumberOutOfRange, index: int) -> _BadRecord:
     return _BadRecord(index, f"record {index}: {found}", field=field, value=found.text)
 
 
-def stage_file(
-    path: Path,
-    reader: Reader,
-    limits: ChunkLimits,
-    staged: Path,
-    index: Path,
-    checkpoint: Callable[[], None] | None = None,
-) -> Staged:
-    """Open the claimed file safely (no links, no FIFOs) and stage it; the staged file's and
-    the index's names are durable when this returns, before any journal vouches for them."""
-    fd, _ = durable.open_regular(path)
-    try:
-        result = stage(fd, reader, limits, staged, index, checkpoint)
-    finally:
-        os.close(fd)
-    durable.fsync_dir(staged.parent)
-    return result
-
-
-def private_mode(dropped_mode: int) -> int:
-    """Copies of a file's data are never readable by more users than the dropped file, and
-    never by others at all."""
-    return dropped_mode & 0o640
-
-
-def _create(path: Path, mode: int) -> BinaryIO:
-    durable.unlink_quietly(path)  # a leftover of an interrupted pass may have another mode
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
-    return open(fd, "wb", buffering=_BUFFER)
-
-
 def _canonical(record: object, index: int) -> bytes:
     if type(record) is CanonicalRecord:
         return record
@@ -209,20 +236,10 @@ def _kind(value: object) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
-def read_span(index: Path, number: int) -> ChunkSpan:
-    fd = os.open(index, os.O_RDONLY | os.O_CLOEXEC)  # one pread: a buffered file took 7 syscalls
-    try:
-        data = os.pread(fd, ChunkSpan.SIZE, number * ChunkSpan.SIZE)
-    finally:
-        os.close(fd)
-    if len(data) != ChunkSpan.SIZE:
-        raise EOFError(f"chunk {number} is missing from the index")
-    return ChunkSpan.unpack(data)
-
-
 class _IndexWriter:
-    def __init__(self, path: Path, mode: int) -> None:
-        self._file = _create(path, mode)
+    def __init__(self, out: BinaryIO, disk: Disk) -> None:
+        self._file = out
+        self._disk = disk
         self._hash = hashlib.sha256()
         self.count = 0
 
@@ -240,5 +257,5 @@ class _IndexWriter:
 
     def __exit__(self, *exc: object) -> None:
         if exc[0] is None:
-            durable.fsync_file(self._file)
+            self._disk.fsync_file(self._file)
         self._file.close()

@@ -1,12 +1,15 @@
-"""One module per input format, behind one small interface.
+"""The reader interface: every format behind it, one folder per format.
 
 A reader turns a claimed file into records (JSON objects as Python dicts) and raises
 InvalidInput, saying where, for anything it cannot read. Values must be JSON-safe: str, int,
-finite float, bool, None, lists and dicts of them; a record another of the reader's processes
-already serialized canonically comes as a `CanonicalRecord`. What a reader learns on the way
-(the sheet it read, counts worth telling the operator) goes into the `ReadDetails` it is
+float, Decimal, bool, None, lists and dicts of them; a record a reader already serialized
+canonically (core/chunking.canonical) comes as a `CanonicalRecord`. What a reader learns on the
+way (the sheet it read, counts worth telling the operator) goes into the `ReadDetails` it is
 handed. Everything after the reader (checking each record, staging, chunking, checksums,
 sending) is the same for every format.
+
+A reader may have a `fast` variant that yields the same records or raises Declined; staging
+then reads the file again with the reference reader, which alone says why a file is bad.
 """
 
 from __future__ import annotations
@@ -19,12 +22,26 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, Protocol
 
+from ingestd.errors import Declined, Reread
+
+__all__ = [
+    "EXCEL_SUFFIXES",
+    "CanonicalRecord",
+    "Declined",
+    "ReadDetails",
+    "Reader",
+    "Record",
+    "Reread",
+    "SourceStream",
+    "chooser",
+]
+
 Record = dict[str, Any]
 
 
 class CanonicalRecord(bytes):
-    """A record already in its canonical form (`orjson.dumps` with sorted keys), as a reader
-    hands over records another of its processes serialized: staging takes it as it is."""
+    """A record already in its canonical form (`orjson.dumps` with sorted keys), as the fast
+    JSON reader hands records over: staging takes it as it is."""
 
 
 EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".ods"})
@@ -124,16 +141,6 @@ class _PositionalReader(io.RawIOBase):
 
     def tell(self) -> int:
         return self._position
-
-
-class Declined(Exception):
-    """A fast reader is not sure of the file; its reference reader decides, and explains."""
-
-
-class Reread(Exception):
-    """The reader learned something that changes records it already gave (a column with
-    values under an empty header, when renaming); it noted it in the ReadDetails, and the file
-    is read again from the start with them."""
 
 
 class Reader(Protocol):

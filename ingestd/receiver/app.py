@@ -24,8 +24,8 @@ _DIGEST = re.compile(r"sha-256=:([A-Za-z0-9+/=]+):")
 class ReceiverApp:
     """Accepts chunks strictly in order, recognises resends by chunk number, stores durably."""
 
-    def __init__(self, data: Path) -> None:
-        self.store = Store(data)
+    def __init__(self, data: Path, store: Store | None = None) -> None:
+        self.store = store or Store(data)
         self._lock = threading.Lock()
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:

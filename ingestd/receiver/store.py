@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,8 +48,9 @@ class IngestionRow:
 
 
 class Store:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, fsync: Callable[[int], None] = os.fsync) -> None:
         self.folder = folder
+        self._fsync = fsync
         folder.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(folder / "receiver.sqlite3", check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -170,13 +172,13 @@ class Store:
             view = memoryview(lines)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            self._fsync(fd)
         finally:
             os.close(fd)
         if created:  # its name too must outlive a power loss before the commit vouches for it
             folder = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                os.fsync(folder)
+                self._fsync(folder)
             finally:
                 os.close(folder)
         return row.ndjson_bytes + len(lines)

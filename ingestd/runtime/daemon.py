@@ -1,33 +1,67 @@
-"""Wiring and lifecycle: the inbox services, the watcher, metrics, systemd notifications
-(READY, STATUS, WATCHDOG, RELOADING, STOPPING) and signals (TERM/INT stop, HUP reloads)."""
+"""Wiring and lifecycle: builds each inbox from its settings, the watcher, metrics, systemd
+notifications (READY, STATUS, WATCHDOG, RELOADING, STOPPING) and signals (TERM/INT stop, HUP
+reloads). Nothing here touches a file's life; runtime/inbox.py and pipeline/ do."""
 
 from __future__ import annotations
 
 import math
 import os
+import random
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 import httpx
 import structlog
-from watchdog.observers.api import ObservedWatch
 
 from ingestd import log as logging_setup
 from ingestd.clock import Clock, SystemClock
+from ingestd.core.chunking import ChunkLimits
 from ingestd.core.settle import wanted
 from ingestd.errors import ConfigError
-from ingestd.runtime.inbox import HTTP_GRACE_SECONDS, InboxService
-from ingestd.runtime.metrics import Metrics, PrometheusMetrics
+from ingestd.failpoints import Failpoints
+from ingestd.fs.durable import Disk
+from ingestd.fs.spool import Layout, Spool
+from ingestd.pipeline import isolation
+from ingestd.pipeline.delivery import Delivery, RetryPolicy
+from ingestd.pipeline.sender import Sender
+from ingestd.pipeline.staging import Stager
+from ingestd.readers import chooser
+from ingestd.readers.excel import ExcelReader
+from ingestd.readers.json import JsonReader
+from ingestd.runtime.inbox import Inbox, Parts, Timing
+from ingestd.runtime.metrics import Metrics, NoMetrics, PrometheusMetrics
 from ingestd.runtime.notify import Notifier, watchdog_interval
-from ingestd.runtime.watcher import Watcher
+from ingestd.runtime.progress import InboxProgress
+from ingestd.runtime.watcher import Watch, Watcher
 from ingestd.settings import InboxSettings, Settings, load
 
 log = structlog.get_logger("ingestd.runtime.daemon")
 
 STATUS_SECONDS = 1.0
+HTTP_GRACE_SECONDS = 30.0
+
+StagerFactory = Callable[[InboxSettings], Stager]
+"""A worker's parser: by default a process of its own, with the inbox's limits."""
+
+
+def parser_process(settings: InboxSettings) -> Stager:
+    return isolation.ParserProcess(
+        settings.parse_memory_limit_mb, settings.parse_time_limit_seconds
+    )
+
+
+@dataclass
+class _Running:
+    """An inbox and what the daemon must close once it ends."""
+
+    settings: InboxSettings
+    inbox: Inbox
+    sender: Sender
+    watch: Watch
 
 
 class Daemon:
@@ -39,6 +73,10 @@ class Daemon:
         transport: httpx.BaseTransport | None = None,
         config_path: Path | None = None,
         liveness_grace: float = HTTP_GRACE_SECONDS,
+        disk: Disk | None = None,
+        failpoints: Failpoints | None = None,
+        new_stager: StagerFactory = parser_process,
+        watcher: Watcher | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
@@ -48,13 +86,19 @@ class Daemon:
         self._reload_requested = threading.Event()
         self._transport = transport
         self._liveness_grace = liveness_grace
-        self._watcher = Watcher()
-        self.services: dict[str, InboxService] = {}
-        self._watches: dict[str, ObservedWatch] = {}
-        self._retiring: list[tuple[InboxService, ObservedWatch]] = []
+        self._disk = disk or Disk()
+        self._failpoints = failpoints or Failpoints()
+        self._new_stager = new_stager
+        self._watcher = watcher or Watcher()
+        self._running: dict[str, _Running] = {}
+        self._retiring: list[_Running] = []
         self._waiting: dict[str, InboxSettings] = {}
-        self._metrics: Metrics | None = None
+        self._metrics: Metrics = NoMetrics()
         self._metrics_server: PrometheusMetrics | None = None
+
+    @property
+    def inboxes(self) -> dict[str, Inbox]:
+        return {name: running.inbox for name, running in self._running.items()}
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -66,21 +110,24 @@ class Daemon:
             except OSError as exc:
                 raise ConfigError(f"metrics_listen {self.settings.metrics_listen}: {exc}") from exc
             self._metrics = self._metrics_server = metrics
+        if self._new_stager is parser_process:
+            isolation.warm_up()
         for inbox in self.settings.inbox:
             self._add(inbox)
         self._watcher.start()
         self.notifier.ready()
-        log.info("started", inboxes=sorted(self.services))
+        log.info("started", inboxes=sorted(self._running))
 
     def shutdown(self) -> None:
         self.stop_event.set()
         self.notifier.stopping()
         log.info("stopping")
-        services = list(self.services.values()) + [s for s, _ in self._retiring]
-        for service in services:
-            service.wake()
-        for service in services:
-            service.join()
+        every = list(self._running.values()) + self._retiring
+        for running in every:
+            running.inbox.stop()
+        for running in every:
+            running.inbox.join()
+            running.sender.close()
         self._watcher.stop()
         if self._metrics_server is not None:
             self._metrics_server.close()
@@ -110,6 +157,52 @@ class Daemon:
         else:
             log.error("unhealthy: withholding the watchdog ping", stalled=self.stalled())
 
+    # -- building an inbox ----------------------------------------------------------------------
+
+    def _add(self, settings: InboxSettings) -> None:
+        layout = Layout(settings.root)
+        layout.create(self._disk)
+        progress = InboxProgress(
+            settings.name,
+            self.clock,
+            self._metrics,
+            grace=settings.request_timeout_seconds + self._liveness_grace,
+        )
+        sender = Sender(
+            settings.callback_url,
+            settings.request_timeout_seconds,
+            self._transport,
+            headers=settings.auth_headers(),
+            verify=settings.httpx_verify(),
+        )
+        retry = RetryPolicy(settings.retry_initial_delay_seconds, settings.retry_max_delay_seconds)
+        secrets = settings.secrets()
+        parts = Parts(
+            spool=Spool(layout, settings.patterns, settings.name, self._disk, self._failpoints),
+            delivery=Delivery(sender, retry, self.clock, self.stop_event, progress, random.random),
+            reader_for=chooser(
+                JsonReader(settings.json_items_path),
+                ExcelReader(
+                    settings.excel_sheet,
+                    settings.excel_header_row,
+                    header_conflicts=settings.excel_header_conflicts,
+                ),
+            ),
+            limits=ChunkLimits(settings.chunk_records, settings.chunk_bytes),
+            new_stager=lambda: self._new_stager(settings),
+            failpoints=self._failpoints,
+            redact=lambda text: _redact(text, secrets),
+        )
+        timing = Timing(
+            settings.settle_seconds, settings.rescan_seconds, retry, settings.max_internal_errors
+        )
+        inbox = Inbox(
+            settings.name, settings.workers, parts, timing, progress, self.clock, self.stop_event
+        )
+        watch = self._watcher.watch(layout.inbox, inbox.events)
+        self._running[settings.name] = _Running(settings, inbox, sender, watch)
+        inbox.start()
+
     # -- reload -----------------------------------------------------------------------------------
 
     def reload(self) -> bool:
@@ -131,11 +224,11 @@ class Daemon:
             return False
         logging_setup.setup(new.log_level, new.log_format)
         wanted_inboxes = {inbox.name: inbox for inbox in new.inbox}
-        for name in list(self.services):
-            if wanted_inboxes.get(name) != self.services[name].settings:
+        for name in list(self._running):
+            if wanted_inboxes.get(name) != self._running[name].settings:
                 self._retire(name, handing_over=name in wanted_inboxes)
         for name, inbox in wanted_inboxes.items():
-            if name not in self.services:
+            if name not in self._running:
                 self._waiting[name] = inbox
         self.settings = new
         self._reap_retired()
@@ -143,31 +236,24 @@ class Daemon:
         log.info("reloaded", inboxes=sorted(wanted_inboxes))
         return True
 
-    def _add(self, inbox: InboxSettings) -> None:
-        service = InboxService(
-            inbox, self.clock, self.stop_event, self._transport, self._metrics, self._liveness_grace
-        )
-        self._watches[inbox.name] = self._watcher.watch(service.layout.inbox, service.events)
-        self.services[inbox.name] = service
-        service.start()
-
     def _retire(self, name: str, handing_over: bool) -> None:
-        service = self.services.pop(name)
-        service.retire(handing_over)
-        self._retiring.append((service, self._watches.pop(name)))
+        running = self._running.pop(name)
+        running.inbox.retire(handing_over)
+        self._retiring.append(running)
         log.info("inbox retiring after its file in flight", inbox=name)
 
     def _reap_retired(self) -> None:
         still = []
-        for service, watch in self._retiring:
-            if service.ended():
-                service.join()
-                self._watcher.unwatch(watch)
-                log.info("inbox stopped", inbox=service.settings.name)
+        for running in self._retiring:
+            if running.inbox.ended():
+                running.inbox.join()
+                running.sender.close()
+                self._watcher.unwatch(running.watch)
+                log.info("inbox stopped", inbox=running.settings.name)
             else:
-                still.append((service, watch))
+                still.append(running)
         self._retiring = still
-        busy = {service.settings.name for service, _ in self._retiring}
+        busy = {running.settings.name for running in self._retiring}
         for name in [n for n in self._waiting if n not in busy]:
             try:
                 self._add(self._waiting.pop(name))
@@ -178,32 +264,29 @@ class Daemon:
 
     def retiring(self) -> list[str]:
         """Inboxes removed or changed by a reload that still finish their files in flight."""
-        return [service.settings.name for service, _ in self._retiring]
+        return [running.settings.name for running in self._retiring]
 
     def healthy(self) -> bool:
-        return self._watcher.alive() and all(s.healthy() for s in self.services.values())
+        return self._watcher.alive() and all(r.inbox.healthy() for r in self._running.values())
 
     def stalled(self) -> list[str]:
-        return [thread for s in self.services.values() for thread in s.progress.stalled()]
+        return [t for r in self._running.values() for t in r.inbox.progress.stalled()]
 
     def status_line(self) -> str:
-        return " | ".join(s.progress.describe() for s in self.services.values()) or "no inboxes"
+        lines = [r.inbox.progress.describe() for r in self._running.values()]
+        return " | ".join(lines) or "no inboxes"
 
     def _gauges(self) -> Iterator[tuple[str, str, dict[str, str], float]]:
         now = self.clock.now()
         yield "ingestd_up", "1 while every inbox is healthy", {}, float(self.healthy())
-        for name, service in list(self.services.items()):
+        for name, running in list(self._running.items()):
             labels = {"inbox": name}
-            layout, patterns = service.layout, service.settings.patterns
+            layout, patterns = running.inbox.spool.layout, running.settings.patterns
             waiting = sum(1 for n in _listdir(layout.inbox) if wanted(n, patterns))
             yield "ingestd_inbox_files", "Files waiting in inbox/", labels, float(waiting)
-            yield (
-                "ingestd_work_files",
-                "Claimed files in work/",
-                labels,
-                float(len(_listdir(layout.work))),
-            )
-            last = service.progress.last_ack_at
+            work = float(len(_listdir(layout.work)))
+            yield "ingestd_work_files", "Claimed files in work/", labels, work
+            last = running.inbox.progress.last_ack_at
             since = now - last if last is not None else math.nan
             yield (
                 "ingestd_seconds_since_last_ack",
@@ -219,6 +302,12 @@ class Daemon:
 
     def _on_reload(self, signum: int, frame: FrameType | None) -> None:
         self._reload_requested.set()
+
+
+def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[secret]")
+    return text
 
 
 def _listdir(folder: Path) -> list[str]:

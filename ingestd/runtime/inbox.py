@@ -1,5 +1,6 @@
-"""One inbox at work: a scout thread that settles and claims files in name order, and
-`workers` threads that ingest them. The watcher only feeds the scout events."""
+"""One inbox at work: a scout thread that settles and claims files in name order, and `workers`
+threads that ingest them, each with a parser process of its own. The watcher only feeds the
+scout events; the daemon builds every part an inbox uses (runtime/daemon.py)."""
 
 from __future__ import annotations
 
@@ -8,152 +9,184 @@ import queue
 import random
 import threading
 import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 
-import httpx
 import structlog
 
 from ingestd.clock import Clock
+from ingestd.core import scheduling
 from ingestd.core.chunking import ChunkLimits
 from ingestd.core.names import printable_name
 from ingestd.core.retry import backoff_delay
+from ingestd.core.scheduling import Mode
 from ingestd.core.settle import Settler
-from ingestd.errors import Interrupted, ParserUnavailable, Transient
-from ingestd.fs.spool import Claim, Layout, Spool
-from ingestd.pipeline.inbox_runtime import InboxRuntime, RetryPolicy
+from ingestd.errors import Interrupted, ParserUnavailable, SpoolIOError, Transient
+from ingestd.failpoints import Failpoints
+from ingestd.fs.claim import ClaimFolder
+from ingestd.fs.spool import Spool
+from ingestd.pipeline.delivery import Delivery, RetryPolicy
 from ingestd.pipeline.ingest import Ingestion
-from ingestd.pipeline.isolation import IsolatedStager, Request
-from ingestd.pipeline.sender import Sender
-from ingestd.pipeline.staging import Staged
-from ingestd.readers import chooser
-from ingestd.readers.excel.reference import ExcelReader
-from ingestd.readers.json.reference import JsonReader
-from ingestd.runtime.metrics import Metrics
+from ingestd.pipeline.staging import Stager, StageRequest
+from ingestd.readers import Reader
 from ingestd.runtime.progress import InboxProgress
-from ingestd.runtime.watcher import CLOSED, OPENED, Event
-from ingestd.settings import InboxSettings
+from ingestd.runtime.watcher import CLOSED, LOST, OPENED, Event
 
-log = structlog.get_logger("ingestd.service")
+log = structlog.get_logger("ingestd.runtime.inbox")
 
 TICK_SECONDS = 0.05
 STOP_GRACE_SECONDS = 1.0
-HTTP_GRACE_SECONDS = 30.0
 
 
-def claim_limit(workers: int) -> int:
-    """Files claimed at most at once: each worker's current file, the next one its parser child
-    stages while the current one is sent, and one more, so that the child can start on the
-    following file as soon as it is done (with one ahead in all, two files in three waited for
-    their staging)."""
-    return 2 * workers + 1
+@dataclass(frozen=True)
+class Timing:
+    settle_seconds: float
+    rescan_seconds: float
+    retry: RetryPolicy
+    max_internal_errors: int
 
 
-STAGE_AHEAD_MAX_CHUNKS = 4
-"""With several workers, a worker takes its next file early only behind a file this small: the
-file it takes waits for the current one to be sent, which another worker might start sooner."""
+@dataclass(frozen=True)
+class Parts:
+    """What an inbox's workers ingest with, built by the daemon from the inbox's settings."""
+
+    spool: Spool
+    delivery: Delivery
+    reader_for: Callable[[str], Reader]
+    limits: ChunkLimits
+    new_stager: Callable[[], Stager]  # one per worker: its parser process
+    failpoints: Failpoints
+    redact: Callable[[str], str]
 
 
-def first_to_start(workers: int, idle: int, current: Staged) -> bool:
-    """Would a worker that has just staged `current` start the next file before any other
-    worker: always when it is the only one; otherwise not while another waits idle, nor behind
-    a file that takes long to send."""
-    if workers == 1:
-        return True
-    return idle == 0 and current.chunk_count <= STAGE_AHEAD_MAX_CHUNKS
+class Claims:
+    """Claimed files waiting for a worker, and room for more: the scout may hold at most
+    `capacity` claims (queued, staged ahead or in flight) at once."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._queued: deque[ClaimFolder] = deque()
+        self._held = 0  # taken by workers, not finished
+        self._closed = self._abandoned = False
+        self._changed = threading.Condition()
+        self.idle = 0  # workers waiting for a claim
+
+    def room(self) -> bool:
+        with self._changed:
+            return len(self._queued) + self._held < self._capacity
+
+    def wait_for_room(self, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: len(self._queued) + self._held < self._capacity or self._abandoned,
+                timeout,
+            )
+
+    def put(self, claim: ClaimFolder) -> None:
+        with self._changed:
+            self._queued.append(claim)
+            self._changed.notify_all()
+
+    def take(self) -> ClaimFolder | None:
+        """The next claim; None once the scout closed the queue and it is empty, or at once
+        when the queue was abandoned."""
+        with self._changed:
+            self.idle += 1
+            try:
+                self._changed.wait_for(lambda: self._queued or self._closed or self._abandoned)
+            finally:
+                self.idle -= 1
+            return self._next()
+
+    def take_nowait(self) -> ClaimFolder | None:
+        with self._changed:
+            return self._next()
+
+    def _next(self) -> ClaimFolder | None:
+        if self._abandoned or not self._queued:
+            return None
+        self._held += 1
+        return self._queued.popleft()
+
+    def finished(self) -> None:
+        """A taken claim left the worker (done, failed, or left in work/): room for another."""
+        with self._changed:
+            self._held -= 1
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """No more claims will come; workers take what is queued, then end."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def abandon(self) -> None:
+        """Workers end after their file in flight; what is queued stays in work/."""
+        with self._changed:
+            self._abandoned = True
+            self._changed.notify_all()
 
 
-class InboxService:
+class Inbox:
     """Everything one inbox runs: claims in name order, at most `workers` files at a time."""
 
     def __init__(
         self,
-        settings: InboxSettings,
+        name: str,
+        workers: int,
+        parts: Parts,
+        timing: Timing,
+        progress: InboxProgress,
         clock: Clock,
         stop: threading.Event,
-        transport: httpx.BaseTransport | None = None,
-        metrics: Metrics | None = None,
-        liveness_grace: float = HTTP_GRACE_SECONDS,
     ) -> None:
-        layout = Layout(settings.root)
-        layout.create()
-        self.settings = settings
+        self.name = name
+        self.progress = progress
         self.events: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
-        self.progress = InboxProgress(
-            settings.name,
-            clock,
-            metrics,
-            grace=settings.request_timeout_seconds + liveness_grace,
-        )
-        self._stager = IsolatedStager(
-            settings.parse_memory_limit_mb, settings.parse_time_limit_seconds
-        )
-        self.runtime = InboxRuntime(
-            name=settings.name,
-            spool=Spool(layout, settings.patterns, settings.name),
-            sender=Sender(
-                settings.callback_url,
-                settings.request_timeout_seconds,
-                transport,
-                headers=settings.auth_headers(),
-                verify=settings.httpx_verify(),
-            ),
-            reader_for=chooser(
-                JsonReader(settings.json_items_path),
-                ExcelReader(
-                    settings.excel_sheet,
-                    settings.excel_header_row,
-                    header_conflicts=settings.excel_header_conflicts,
-                ),
-            ),
-            limits=ChunkLimits(settings.chunk_records, settings.chunk_bytes),
-            retry=RetryPolicy(
-                settings.retry_initial_delay_seconds, settings.retry_max_delay_seconds
-            ),
-            clock=clock,
-            stop=stop,
-            progress=self.progress,
-            stager=self._stager,
-            secrets=settings.secrets(),
-            max_internal_errors=settings.max_internal_errors,
-        )
-        self._retiring = threading.Event()
-        self._leftovers_queued = threading.Event()  # the scout queued what it can of work/
-        self._handing_over = False
-        self._claims: queue.SimpleQueue[Claim | None] = queue.SimpleQueue()
-        self._permits = threading.Semaphore(claim_limit(settings.workers))
-        self._idle = 0  # workers waiting for a claim
-        self._idle_lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._scout, name=f"scout-{settings.name}")] + [
-            threading.Thread(target=self._work, name=f"worker-{settings.name}-{n}")
-            for n in range(settings.workers)
+        self._workers = workers
+        self._parts = parts
+        self._timing = timing
+        self._clock = clock
+        self._stop = stop
+        self._mode = Mode.RUNNING
+        self._rescan_now = False  # the watcher lost events
+        self._claims = Claims(scheduling.claim_limit(workers))
+        self._threads = [threading.Thread(target=self._scout, name=f"scout-{name}")] + [
+            threading.Thread(target=self._work, name=f"worker-{name}-{n}") for n in range(workers)
         ]
-        self.log = log.bind(inbox=settings.name)
+        self.log = log.bind(inbox=name)
 
     @property
-    def layout(self) -> Layout:
-        return self.runtime.spool.layout
+    def spool(self) -> Spool:
+        return self._parts.spool
 
     def start(self) -> None:
-        self._stager.warm_up()
         for thread in self._threads:
             thread.start()
 
     def wake(self) -> None:
         self.events.put(None)
-        if not self._delivering_the_rest() or not self._threads[0].is_alive():
-            self._stop_workers()
+
+    def stop(self) -> None:
+        """The daemon stops: each worker ends after the request in flight."""
+        self._end(Mode.STOPPING)
 
     def retire(self, handing_over: bool) -> None:
         """Stop claiming; workers finish the file in flight, then end. Files claimed but not
-        begun are ingested too, unless `handing_over`: another service with new settings takes
-        over this inbox, and they wait in work/ for it."""
-        self._handing_over = handing_over
-        self._retiring.set()
+        begun are ingested too, unless `handing_over`: another inbox with new settings takes
+        over, and they wait in work/ for it."""
+        self._end(Mode.HANDING_OVER if handing_over else Mode.DRAINING)
+
+    def _end(self, mode: Mode) -> None:
+        self._mode = mode
+        if not scheduling.takes_queued(mode):
+            self._claims.abandon()
         self.wake()
 
     def join(self, timeout: float | None = None) -> None:
         for thread in self._threads:
             thread.join(timeout)
-        self.runtime.sender.close()
 
     def alive(self) -> bool:
         return all(thread.is_alive() for thread in self._threads)
@@ -162,64 +195,59 @@ class InboxService:
         return not any(thread.is_alive() for thread in self._threads)
 
     def healthy(self) -> bool:
-        """Every thread alive (unless retiring), none overdue with its promised beat."""
-        if not self._retiring.is_set() and not self.alive():
+        """Every thread alive (while running), none overdue with its promised beat."""
+        if self._mode is Mode.RUNNING and not self.alive():
             return False
         return not self.progress.stalled()
-
-    def _delivering_the_rest(self) -> bool:
-        """Retiring without a successor: every file claimed is delivered. The workers are then
-        told to stop by the scout once it has ended, after any claim it made meanwhile."""
-        return self._retiring.is_set() and not self._handing_over and not self.runtime.stop.is_set()
-
-    def _stop_workers(self) -> None:
-        for _ in range(self.settings.workers):
-            self._claims.put(None)
-
-    def _handed_over(self) -> bool:
-        return self._retiring.is_set() and self._handing_over
-
-    def _stopping(self) -> bool:
-        return self.runtime.stop.is_set() or self._retiring.is_set()
 
     # -- the scout: resume, settle, claim -------------------------------------------------------
 
     def _scout(self) -> None:
         try:
-            self._look_out()
+            if self._queue_leftovers():
+                self._look_out()
         finally:
-            self._leftovers_queued.set()
-            if self._delivering_the_rest():
-                self._stop_workers()
+            self._claims.close()
+            self.progress.forget_thread()
+
+    def _queue_leftovers(self) -> bool:
+        """Queue the claims an earlier run left in work/, oldest first, as room allows; False if
+        the inbox ends meanwhile (they stay in work/)."""
+        try:
+            leftovers = self.spool.claims()
+        except OSError as exc:
+            self.log.error("cannot list work/; the claims left there wait", error=str(exc))
+            leftovers = []
+        for claim in leftovers:
+            while not self._claims.wait_for_room(0.5):
+                self.progress.beat()
+                if not scheduling.takes_queued(self._mode):
+                    return False
+            self._claims.put(claim)
+        return True
 
     def _look_out(self) -> None:
-        spool, clock, stop = self.runtime.spool, self.runtime.clock, self.runtime.stop
-        for claim in spool.claims():
-            if not self._hand_over(claim):
-                return
-        self._leftovers_queued.set()
-        settler = Settler(self.settings.settle_seconds)
+        settler = Settler(self._timing.settle_seconds)
         next_rescan = 0.0
-        while not self._stopping():
+        while scheduling.claims_more(self._mode):
             self.progress.beat()
             try:
                 next_rescan = self._scout_once(settler, next_rescan)
             except OSError as exc:
                 self.log.error("cannot watch the inbox; will try again", error=str(exc))
-                clock.wait(1.0, stop)
-        self.progress.forget_thread()
+                self._clock.wait(1.0, self._stop)
 
     def _scout_once(self, settler: Settler, next_rescan: float) -> float:
         """One look at the inbox: rescan if due, take in events, claim what has settled."""
-        spool, clock = self.runtime.spool, self.runtime.clock
-        now = clock.monotonic()
-        if now >= next_rescan:
-            for name in spool.scan():
-                settler.observe(name, spool.look(name), now)
-            next_rescan = now + self.settings.rescan_seconds
+        now = self._clock.monotonic()
+        if now >= next_rescan or self._rescan_now:
+            self._rescan_now = False
+            for name in self.spool.scan():
+                settler.observe(name, self.spool.look(name), now)
+            next_rescan = now + self._timing.rescan_seconds
         while not self.events.empty():
             self._take(settler, self.events.get_nowait())
-        self._claim_ready(settler, clock.monotonic())
+        self._claim_ready(settler, self._clock.monotonic())
         self.progress.queued = len(settler)
         self._sleep(settler, next_rescan)
         return next_rescan
@@ -229,48 +257,34 @@ class InboxService:
         if event is None:
             return
         kind, name = event
+        if kind == LOST:
+            self._rescan_now = True
+            return
         if kind == OPENED:
             settler.opened(name)
         elif kind == CLOSED:
             settler.closed(name)
-        settler.observe(name, self.runtime.spool.look(name), self.runtime.clock.monotonic())
+        settler.observe(name, self.spool.look(name), self._clock.monotonic())
 
     def _claim_ready(self, settler: Settler, now: float) -> None:
-        spool = self.runtime.spool
-        for name in settler.ready(now, claim_limit(self.settings.workers)):
-            if not self._permits.acquire(blocking=False):
+        for name in settler.ready(now, scheduling.claim_limit(self._workers)):
+            if not self._claims.room() or not scheduling.claims_more(self._mode):
                 return
-            settler.observe(name, spool.look(name), now)  # a last look: changed since?
+            settler.observe(name, self.spool.look(name), now)  # a last look: changed since?
             if not settler.settled(name, now):
-                self._permits.release()
                 continue
             settler.forget(name)
             try:
-                claim = spool.claim(name, self.runtime.clock.now())
-            except OSError as exc:
-                self._permits.release()
-                self.log.error("cannot claim a file; will try again", error=str(exc))
+                claim = self.spool.claim(name, self._clock.now())
+            except SpoolIOError as exc:
+                self.log.error("cannot claim a file; will try again", error=exc.reason)
                 continue
-            if claim is None:
-                self._permits.release()
-                continue
-            self.log.info("claimed", file=printable_name(name), claim=claim.token)
-            self._claims.put(claim)
-
-    def _hand_over(self, claim: Claim) -> bool:
-        """Queue a claim left by an earlier run once a worker can take it; False if it is to
-        stay in work/ (shutdown, or a successor service takes the inbox over)."""
-        if not self._permits.acquire(blocking=False):
-            self._leftovers_queued.set()  # as many are queued as can be: workers start on them
-            while not self._permits.acquire(timeout=0.5):
-                self.progress.beat()
-                if self.runtime.stop.is_set() or self._handed_over():
-                    return False
-        self._claims.put(claim)
-        return True
+            if claim is not None:
+                self.log.info("claimed", file=printable_name(name), claim=claim.token)
+                self._claims.put(claim)
 
     def _sleep(self, settler: Settler, next_rescan: float) -> None:
-        now = self.runtime.clock.monotonic()
+        now = self._clock.monotonic()
         deadline = settler.next_deadline()
         timeout = next_rescan - now
         if len(settler):
@@ -286,136 +300,122 @@ class InboxService:
     # -- the workers: one claimed file at a time each ------------------------------------------
 
     def _work(self) -> None:
-        held: list[Claim] = []  # the next file, taken early to be staged while this one is sent
-        self._stager.stage_ahead(lambda current: self._stage_ahead(held, current))
-        while True:
-            self.progress.idle()
-            self._leftovers_queued.wait()  # a file an earlier run left resumes without a parser
-            try:
-                claim = held.pop() if held else self._claims.get_nowait()
-            except queue.Empty:
-                self._prepare_parser()
-                claim = self._wait_for_claim()
-            if claim is None or self.runtime.stop.is_set() or self._handed_over():
-                self.progress.forget_thread()
-                self._stager.close()
-                return
-            self.progress.beat()
-            try:
-                self._ingest(claim)
-            finally:
-                self._permits.release()
-                self.events.put(None)  # wake the scout: a worker is free for the next file
-
-    def _wait_for_claim(self) -> Claim | None:
-        with self._idle_lock:
-            self._idle += 1
+        stager = self._parts.new_stager()
+        ahead: ClaimFolder | None = None  # the next file, staged while this one is sent
         try:
-            return self._claims.get()
+            while not self._stop.is_set():
+                self.progress.idle()
+                claim = ahead or self._claims.take()
+                if claim is None:
+                    return
+                try:
+                    ahead = self._ingest(claim, stager)
+                finally:
+                    self._claims.finished()
+                if not scheduling.takes_queued(self._mode) and ahead is not None:
+                    self._claims.finished()  # taken early, left in work/ for a successor
+                    ahead = None
         finally:
-            with self._idle_lock:
-                self._idle -= 1
+            stager.close()
+            self.progress.forget_thread()
 
-    def _stage_ahead(self, held: list[Claim], current: Staged) -> Request | None:
-        """Called by the stager when this worker's file is staged: the next claimed file, if
-        one waits and no other worker would start it sooner, is taken now and its staging
-        request returned. Its claim is made durable first, as it would be before its own
-        staging."""
-        if (
-            held
-            or self._stopping()
-            or not first_to_start(self.settings.workers, self._idle, current)
-        ):
+    def _ingest(self, claim: ClaimFolder, stager: Stager) -> ClaimFolder | None:
+        """Take one file as far as it goes, trying again after trouble; returns the next claim
+        if it was taken early to be staged meanwhile."""
+        ahead = None
+        attempt = unexpected = 0
+        while not self._stop.is_set():
+            with self._ingestion(claim, stager) as ingestion:
+                try:
+                    if ingestion.prepare() is None:
+                        ahead = ahead or self._stage_next_ahead(stager, ingestion.chunk_count)
+                        ingestion.deliver()
+                    return ahead
+                except Interrupted:
+                    self.progress.released(claim.token)
+                    return ahead
+                except Transient as exc:
+                    if isinstance(exc, ParserUnavailable) and self._stop_under_way():
+                        self.progress.released(claim.token)
+                        return ahead
+                    self.log.warning("cannot go on with a file now; will retry", error=exc.reason)
+                except Exception as exc:  # a bug: counted, so that it cannot block the inbox
+                    unexpected = 1 if ingestion.acknowledged else unexpected + 1
+                    if self._give_up(ingestion, exc, unexpected):
+                        return ahead
+            self.progress.released(claim.token)
+            if self._wait_to_retry(attempt):
+                return ahead
+            attempt += 1
+        return ahead
+
+    def _ingestion(self, claim: ClaimFolder, stager: Stager) -> Ingestion:
+        parts = self._parts
+        return Ingestion(
+            claim,
+            self.name,
+            parts.reader_for(claim.name),
+            parts.limits,
+            stager,
+            parts.delivery,
+            parts.spool,
+            self.progress,
+            self._clock,
+            self._stop,
+            parts.failpoints,
+            parts.redact,
+        )
+
+    def _stage_next_ahead(self, stager: Stager, chunk_count: int) -> ClaimFolder | None:
+        """Take the next claimed file now, if no other worker would start it sooner, and have
+        this worker's parser stage it while the current file is sent."""
+        if not scheduling.stage_ahead(self._workers, self._claims.idle, chunk_count):
             return None
-        try:
-            claim = self._claims.get_nowait()
-        except queue.Empty:
-            return None
-        if claim is None:
-            self._claims.put(None)  # a wake-up for the loop, not a file
-            return None
-        if not claim.synced:
+        claim = self._claims.take_nowait()
+        if claim is None or claim.has_journal() or claim.has_report():
+            return claim  # nothing to stage: it resumes, or it failed already
+        if not claim.durable:
             try:
-                self.runtime.spool.sync_claim(claim)
-            except OSError:
-                held.append(claim)  # its own ingestion syncs it again, and reports the failure
-                return None
-            claim = dataclasses.replace(claim, synced=True)
-        held.append(claim)
-        if claim.journal.exists() or claim.report.exists():
-            return None  # resumed, or failed already: nothing to stage
-        reader = self.runtime.reader_for(claim.name)
-        return (claim.data, reader, self.runtime.limits, claim.staged, claim.index)
+                claim.make_durable()
+            except SpoolIOError:
+                return claim  # its own ingestion makes it durable, or says why not
+            claim = dataclasses.replace(claim, durable=True)
+        parts = self._parts
+        stager.stage_ahead(StageRequest(claim, parts.reader_for(claim.name), parts.limits))
+        return claim
+
+    def _wait_to_retry(self, attempt: int) -> bool:
+        """Back off before trying a file again; True if the daemon stops meanwhile."""
+        retry = self._timing.retry
+        delay = backoff_delay(
+            attempt, base=retry.initial_delay, cap=retry.max_delay, rand=random.random
+        )
+        self.progress.beat(grace=delay + self.progress.grace)
+        return self._clock.wait(delay, self._stop)
 
     def _give_up(self, ingestion: Ingestion, error: Exception, count: int) -> bool:
         """Log an unexpected error; fail the file once it has met `max_internal_errors` of them
         in a row with no chunk acknowledged in between, so that one bug cannot block the inbox."""
-        limit = self.runtime.max_internal_errors
+        limit, redact = self._timing.max_internal_errors, self._parts.redact
         self.log.error(
             "unexpected error; the file stays in work/ and is retried"
             if count < limit
             else "unexpected error, too often on this file: moving it to failed/",
-            error=self.runtime.redact(f"{type(error).__name__}: {error}"),
+            error=redact(f"{type(error).__name__}: {error}"),
             internal_errors=count,
             max_internal_errors=limit,
-            traceback=(
-                self.runtime.redact("".join(traceback.format_exception(error)))
-                if count == 1
-                else None
-            ),
+            traceback=redact("".join(traceback.format_exception(error))) if count == 1 else None,
         )
         if count < limit:
             return False
         try:
             ingestion.give_up(error, count)
         except Exception as exc:  # reporting failed too: keep the file, try again later
-            self.log.error("cannot move the file to failed/", error=str(exc))
+            self.log.error("cannot move the file to failed/", error=redact(str(exc)))
             return False
         return True
 
-    def _prepare_parser(self) -> None:
-        """Start this worker's parser process while there is nothing else to do."""
-        try:
-            self._stager.prepare()
-        except ParserUnavailable as exc:  # the next file starts one, or waits for it
-            if not self._stop_under_way():
-                self.log.error("cannot start the parser process yet", error=exc.reason)
-
     def _stop_under_way(self) -> bool:
         """Whether a stop signal is about to be seen: a signal sent to the whole process group
-        can end a helper process a moment before the main thread sets the stop event."""
-        return self.runtime.stop.wait(STOP_GRACE_SECONDS)
-
-    def _ingest(self, claim: Claim) -> None:
-        runtime = self.runtime
-        attempt = unexpected = 0
-        while not runtime.stop.is_set():
-            ingestion = Ingestion(claim, runtime)
-            try:
-                ingestion.run()
-                return
-            except Interrupted:
-                self.progress.released(claim.token)
-                return
-            except ParserUnavailable as exc:
-                if self._stop_under_way():
-                    self.progress.released(claim.token)
-                    return
-                self.log.warning("cannot go on with a file now; will retry", error=exc.reason)
-            except (Transient, OSError) as exc:
-                self.log.warning("cannot go on with a file now; will retry", error=str(exc))
-            except Exception as exc:
-                unexpected = 1 if ingestion.acknowledged else unexpected + 1
-                if self._give_up(ingestion, exc, unexpected):
-                    return
-            self.progress.released(claim.token)
-            delay = backoff_delay(
-                attempt,
-                base=runtime.retry.initial_delay,
-                cap=runtime.retry.max_delay,
-                rand=random.random,
-            )
-            attempt += 1
-            self.progress.beat(grace=delay + self.progress.grace)
-            if runtime.clock.wait(delay, runtime.stop):
-                return
+        can end the parsers' forkserver a moment before the main thread sets the stop event."""
+        return self._stop.wait(STOP_GRACE_SECONDS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -16,7 +15,9 @@ RTT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 class Metrics(Protocol):
     def sent(self, inbox: str, records: int) -> None: ...
     def acknowledged(self, inbox: str, records: int, seconds: float, completion: bool) -> None: ...
-    def retried(self, inbox: str, reason: str) -> None: ...
+    def retried(self, inbox: str, label: str) -> None:
+        """A retry, by a label of bounded cardinality (Transient.label, RetryLater.label)."""
+
     def rewound(self, inbox: str, kind: str) -> None: ...
     def finished(self, inbox: str, outcome: str) -> None: ...
 
@@ -28,7 +29,7 @@ class NoMetrics:
     def acknowledged(self, inbox: str, records: int, seconds: float, completion: bool) -> None:
         pass
 
-    def retried(self, inbox: str, reason: str) -> None:
+    def retried(self, inbox: str, label: str) -> None:
         pass
 
     def rewound(self, inbox: str, kind: str) -> None:
@@ -36,23 +37,6 @@ class NoMetrics:
 
     def finished(self, inbox: str, outcome: str) -> None:
         pass
-
-
-def reason_label(reason: str) -> str:
-    """A retry reason as a label of bounded cardinality."""
-    status = re.match(r"HTTP (\d{3})", reason)
-    if status and "not a JSON object" in reason:
-        return "not_json"
-    if status:
-        return f"http_{status.group(1)}"
-    for needle, label in (
-        ("timed out", "timeout"),
-        ("Checksum mismatch", "checksum_mismatch"),
-        ("another ingestion or chunk", "wrong_answer"),
-    ):
-        if needle in reason:
-            return label
-    return "connection" if "Error" in reason else "other"
 
 
 Gauges = Callable[[], Iterator[tuple[str, str, dict[str, str], float]]]
@@ -109,8 +93,8 @@ class PrometheusMetrics:
         self._records_acked.labels(inbox).inc(records)
         self._rtt.labels(inbox).observe(seconds)
 
-    def retried(self, inbox: str, reason: str) -> None:
-        self._retries.labels(inbox, reason_label(reason)).inc()
+    def retried(self, inbox: str, label: str) -> None:
+        self._retries.labels(inbox, label).inc()
 
     def rewound(self, inbox: str, kind: str) -> None:
         self._rewinds.labels(inbox, kind).inc()

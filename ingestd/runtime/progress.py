@@ -1,4 +1,5 @@
-"""What each inbox is doing, kept in memory for STATUS=, the watchdog and the metrics.
+"""What each inbox is doing, kept in memory for STATUS=, the watchdog and the metrics
+(`ingestd status` reads the folders instead: ops/status.py).
 
 Ingestions report their steps here; worker threads also report that they are alive ("beats").
 A beat carries a deadline: the thread promises to beat again before it, so a thread in an
@@ -15,6 +16,7 @@ from dataclasses import dataclass, replace
 from ingestd.clock import Clock, SystemClock
 from ingestd.core.journal import Begin
 from ingestd.core.names import printable_name
+from ingestd.core.outcome import Outcome
 from ingestd.runtime.metrics import Metrics, NoMetrics
 
 BUSY_GRACE_SECONDS = 60.0
@@ -89,20 +91,20 @@ class InboxProgress:
         self._update(token, chunks_acked=to_chunk)
         self.metrics.rewound(self.name, "lost_state" if lost_state else "requested")
 
-    def waiting(self, token: str, reason: str, delay: float) -> None:
+    def waiting(self, token: str, reason: str, label: str, delay: float) -> None:
         state = self._files.get(token)
         since = state.waiting_since if state and state.waiting_since else self._clock.now()
         self._update(token, waiting_since=since, wait_reason=reason)
-        self.metrics.retried(self.name, reason)
+        self.metrics.retried(self.name, label)
         self.beat(grace=delay + self.grace)
 
     def sent(self, records: int) -> None:
         self.metrics.sent(self.name, records)
 
-    def finished(self, token: str, outcome: str) -> None:
+    def finished(self, token: str, outcome: Outcome) -> None:
         with self._lock:
             self._files.pop(token, None)
-        self.metrics.finished(self.name, outcome)
+        self.metrics.finished(self.name, outcome.value)
 
     def released(self, token: str) -> None:
         """The file stays in work/ (a stop, or a retry later); it is no longer in flight here."""

@@ -1,96 +1,102 @@
-"""Filesystem events for the inboxes: the handler only enqueues a name and returns."""
+"""Filesystem events for the inboxes: the callback only enqueues (what happened, name) and
+returns.
+
+watchdog's inotify instance (InotifyFD) delivers the kernel's events to callbacks; ingestd
+registers one per inbox folder. It does not use watchdog's observer, which holds every
+IN_MOVED_FROM for half a second to pair it with its IN_MOVED_TO: a rename inside the inbox (an
+SFTP client's "x.filepart" becoming "x") would wait that long, and ingestd never needs the
+pairs, since it looks at both names afresh. An overflowing kernel queue is passed on as LOST,
+and the scout lists its inbox at once.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import importlib
+import itertools
 import os
 import queue
+from dataclasses import dataclass
 from pathlib import Path
 
-from watchdog.events import (
-    FileClosedEvent,
-    FileClosedNoWriteEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileMovedEvent,
-    FileOpenedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
+from watchdog.observers.inotify_c import (
+    CallbackId,
+    InotifyConstants,
+    InotifyEvent,
+    InotifyFD,
+    Mask,
+    WatchDescriptor,
 )
-from watchdog.observers import Observer
-from watchdog.observers.api import ObservedWatch
 
-OPENED, CLOSED, CHANGED = "opened", "closed", "changed"
+OPENED, CLOSED, CHANGED, LOST = "opened", "closed", "changed", "lost"
 Event = tuple[str, str]  # (what happened, file name)
-_KINDS = {"opened": OPENED, "closed": CLOSED, "closed_no_write": CLOSED}
-_WANTED = [
-    FileCreatedEvent,
-    FileMovedEvent,
-    FileDeletedEvent,
-    FileOpenedEvent,
-    FileClosedEvent,
-    FileClosedNoWriteEvent,
-]
+MASK = Mask(
+    InotifyConstants.IN_CREATE
+    | InotifyConstants.IN_MOVED_FROM
+    | InotifyConstants.IN_MOVED_TO
+    | InotifyConstants.IN_DELETE
+    | InotifyConstants.IN_OPEN
+    | InotifyConstants.IN_CLOSE_WRITE
+    | InotifyConstants.IN_CLOSE_NOWRITE
+)
 """Names appearing and vanishing, and writers opening and closing. Not writes (IN_MODIFY, one per
 write call: tens of thousands for a large upload) nor attribute changes: the scout looks at a
 file once more just before claiming it, and a change it finds there restarts the settling."""
 
 
-class _Enqueue(FileSystemEventHandler):
-    def __init__(self, folder: Path, events: queue.SimpleQueue[Event | None]) -> None:
-        self._folder = os.fsdecode(folder)
+@dataclass(frozen=True)
+class Watch:
+    wd: WatchDescriptor
+    id: CallbackId
+
+
+class _Enqueue:
+    """watchdog's WatchCallback for one inbox folder."""
+
+    def __init__(self, events: queue.SimpleQueue[Event | None]) -> None:
         self._events = events
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        kind = _KINDS.get(event.event_type, CHANGED)
-        for raw in (event.src_path, getattr(event, "dest_path", "")):
-            path = os.fsdecode(raw)
-            if path and os.path.dirname(path) == self._folder:
-                self._events.put((kind, os.path.basename(path)))
+    def on_event(self, event: InotifyEvent) -> None:
+        if not event.name:
+            return
+        if event.is_open:
+            kind = OPENED
+        elif event.is_close_write or event.is_close_nowrite:
+            kind = CLOSED
+        else:
+            kind = CHANGED
+        self._events.put((kind, os.fsdecode(event.name)))
 
+    def on_watch_deleted(self, wd: WatchDescriptor) -> None:
+        self._events.put((LOST, ""))
 
-_MOVE_PAIRING_SECONDS = 0.02
-_MOVE_GROUPERS = (
-    ("watchdog.observers.inotify_move_event_grouper", "InotifyMoveEventGrouper"),  # watchdog 5+
-    ("watchdog.observers.inotify_buffer", "InotifyBuffer"),  # watchdog 4
-)
+    def on_queue_overflow(self) -> None:
+        self._events.put((LOST, ""))
 
-
-def _pair_moves_quickly() -> None:
-    """watchdog holds every IN_MOVED_FROM for half a second to pair it with its IN_MOVED_TO, and
-    its reader sleeps out that half second even when the pair came in the same read. A rename
-    inside the inbox (an SFTP client's "x.filepart" becoming "x", rsync's temporary names) would
-    wait that long. ingestd never needs the pairs, since it looks at both names afresh, so the
-    wait is cut to what pairing events of one read needs."""
-    for module, name in _MOVE_GROUPERS:
-        with contextlib.suppress(ImportError, AttributeError):
-            grouper = getattr(importlib.import_module(module), name)
-            grouper.delay = _MOVE_PAIRING_SECONDS
+    def on_events_lost(self) -> None:
+        pass
 
 
 class Watcher:
-    """One inotify observer for every inbox folder."""
+    """One inotify instance for every inbox folder."""
 
     def __init__(self) -> None:
-        _pair_moves_quickly()
-        self._observer = Observer()
+        self._inotify = InotifyFD()
+        self._ids = itertools.count(1)
 
-    def watch(self, folder: Path, events: queue.SimpleQueue[Event | None]) -> ObservedWatch:
-        handler = _Enqueue(folder, events)
-        return self._observer.schedule(
-            handler, os.fsdecode(folder), recursive=False, event_filter=_WANTED
-        )
+    def watch(self, folder: Path, events: queue.SimpleQueue[Event | None]) -> Watch:
+        identity = CallbackId(next(self._ids))
+        wd = self._inotify.add_callback(os.fsencode(folder), MASK, _Enqueue(events), identity)
+        return Watch(wd, identity)
 
-    def unwatch(self, watch: ObservedWatch) -> None:
-        self._observer.unschedule(watch)
+    def unwatch(self, watch: Watch) -> None:
+        self._inotify.remove_callbacks([(watch.wd, watch.id)])
 
     def alive(self) -> bool:
-        return self._observer.is_alive()
+        return self._inotify.is_alive()
 
     def start(self) -> None:
-        self._observer.start()
+        self._inotify.start()
 
     def stop(self) -> None:
-        self._observer.stop()
-        self._observer.join(timeout=5)
+        self._inotify.stop()
+        if self._inotify.ident is not None:  # started
+            self._inotify.join(timeout=5)

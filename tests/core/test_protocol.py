@@ -90,29 +90,29 @@ def answer(
         (
             202,
             {"ack": True, "chunk_number": 3.0},
-            RetryLater("the answer names another ingestion or chunk"),
+            RetryLater("the answer names another ingestion or chunk", "wrong_answer"),
         ),
         (
             200,
             {"ack": True, "chunk_number": 2},
-            RetryLater("the answer names another ingestion or chunk"),
+            RetryLater("the answer names another ingestion or chunk", "wrong_answer"),
         ),
         (
             200,
             {"ack": True, "ingestion_id": "b" * 64},
-            RetryLater("the answer names another ingestion or chunk"),
+            RetryLater("the answer names another ingestion or chunk", "wrong_answer"),
         ),
-        (500, {"ack": True}, RetryLater("HTTP 500")),
-        (503, b"", RetryLater("HTTP 503")),
-        (408, b"", RetryLater("HTTP 408")),
-        (425, b"", RetryLater("HTTP 425")),
-        (429, b"", RetryLater("HTTP 429")),
+        (500, {"ack": True}, RetryLater("HTTP 500", "http_500")),
+        (503, b"", RetryLater("HTTP 503", "http_503")),
+        (408, b"", RetryLater("HTTP 408", "http_408")),
+        (425, b"", RetryLater("HTTP 425", "http_425")),
+        (429, b"", RetryLater("HTTP 429", "http_429")),
         (
             200,
             b"<html>proxy error</html>",
-            RetryLater("HTTP 200 with a body that is not a JSON object"),
+            RetryLater("HTTP 200 with a body that is not a JSON object", "not_json"),
         ),
-        (200, [1, 2], RetryLater("HTTP 200 with a body that is not a JSON object")),
+        (200, [1, 2], RetryLater("HTTP 200 with a body that is not a JSON object", "not_json")),
         (200, {"ack": False, "error": "Checksum mismatch"}, ResendChecksum("Checksum mismatch")),
         (200, {"ack": False, "error": "Out-of-order chunk", "expected_chunk": 1}, RewindTo(1)),
         (409, {"ack": False, "error": "Out-of-order chunk", "expected_chunk": 0}, RewindTo(0)),
@@ -165,7 +165,7 @@ def test_refusals_and_other_4xx_fail_the_file(status, body):
 
 def test_retry_after_is_passed_on():
     decision = answer(429, b"", {"retry-after": "17"})
-    assert decision == RetryLater("HTTP 429", 17.0)
+    assert decision == RetryLater("HTTP 429", "http_429", 17.0)
 
 
 def test_a_completion_may_be_rewound_to_its_last_chunk():

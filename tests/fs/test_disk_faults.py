@@ -13,18 +13,21 @@ import pytest
 from ingestd.clock import SystemClock
 from ingestd.core.journal import replay
 from ingestd.errors import Transient
-from ingestd.fs import durable
+from ingestd.fs.durable import WRITE_SITES, Disk
+from ingestd.pipeline.staging import InProcess
 from ingestd.receiver.app import ReceiverApp
-from ingestd.runtime.inbox import InboxService
-from ingestd.settings import InboxSettings
+from ingestd.runtime.daemon import Daemon
+from ingestd.runtime.notify import Notifier
+from ingestd.settings import from_mapping
+from tests.fakes import RecordingNotifier
 from tests.harness import Harness, into
 from tests.integration.conftest import wait_until
 
-SITES = ["mkdir", "rename", "fsync_dir", "write_file", "append_write", "append_fsync", "fsync_file"]
+SITES = list(WRITE_SITES)
 RECORDS = [{"sku": f"S{i}", "n": i} for i in range(7)]
 
 
-class Disk:
+class FullDisk:
     """Fails the nth write at one site with `code`, until space returns."""
 
     def __init__(self, site: str, nth: int, code: int) -> None:
@@ -42,12 +45,6 @@ class Disk:
             raise OSError(self.code, os.strerror(self.code))
 
 
-@pytest.fixture(autouse=True)
-def no_faults_left_behind():
-    yield
-    durable.inject_faults(None)
-
-
 def attempt(h: Harness, name: str, content) -> str | None:
     """One go at claiming and ingesting; None if a disk error stopped it (the daemon retries)."""
     try:
@@ -55,7 +52,7 @@ def attempt(h: Harness, name: str, content) -> str | None:
             (h.layout.inbox / name).write_bytes(
                 content if isinstance(content, bytes) else orjson.dumps(content)
             )
-            h.claim = h.runtime.spool.claim(name, h.clock.now())
+            h.claim = h.spool.claim(name, h.clock.now())
         return h.run(h.claim)
     except (Transient, OSError):
         return None
@@ -70,9 +67,8 @@ def journals(h: Harness) -> list:
 def test_every_write_site_failing_once_loses_and_doubles_nothing(tmp_path, site, code):
     fired = 0
     for nth in range(1, 50):
-        h = Harness(tmp_path / f"{site}-{nth}")
-        disk = Disk(site, nth, code)
-        durable.inject_faults(disk)
+        disk = FullDisk(site, nth, code)
+        h = Harness(tmp_path / f"{site}-{nth}", fault=disk)
         try:
             outcome = attempt(h, "products.json", RECORDS)
             if not disk.fired:
@@ -91,7 +87,6 @@ def test_every_write_site_failing_once_loses_and_doubles_nothing(tmp_path, site,
             assert all(j.completed for j in journals(h))
             assert not any(h.layout.work.iterdir()), "a claim was left behind in work/"
         finally:
-            durable.inject_faults(None)
             h.close()
     assert fired >= 1, f"no write at {site} during an ingestion"
 
@@ -99,9 +94,8 @@ def test_every_write_site_failing_once_loses_and_doubles_nothing(tmp_path, site,
 @pytest.mark.parametrize("site", ["write_file", "rename", "fsync_dir", "mkdir"])
 def test_a_failure_report_that_cannot_be_written_is_written_later(tmp_path, site):
     for nth in range(1, 20):
-        h = Harness(tmp_path / f"{site}-{nth}")
-        disk = Disk(site, nth, errno.ENOSPC)
-        durable.inject_faults(disk)
+        disk = FullDisk(site, nth, errno.ENOSPC)
+        h = Harness(tmp_path / f"{site}-{nth}", fault=disk)
         try:
             outcome = attempt(h, "bad.json", b"[1, 2]")
             if not disk.fired:
@@ -112,7 +106,6 @@ def test_a_failure_report_that_cannot_be_written_is_written_later(tmp_path, site
             assert outcome == "failed"
             assert h.report()["reason"] == "invalid_input" and h.sent == []
         finally:
-            durable.inject_faults(None)
             h.close()
 
 
@@ -128,28 +121,37 @@ def test_the_daemon_recovers_by_itself_when_space_returns(tmp_path):
                 raise OSError(errno.ENOSPC, "No space left on device")
 
     app = ReceiverApp(tmp_path / "receiver")
-
-    settings = InboxSettings(
-        name="p",
-        root=tmp_path / "spool",
-        callback_url="http://127.0.0.1:9/cb",
-        settle_seconds=0.05,
-        chunk_records=2,
-        retry_initial_delay_seconds=0.01,
-        retry_max_delay_seconds=0.05,
-        rescan_seconds=0.1,
+    settings = from_mapping(
+        {
+            "inbox": [
+                {
+                    "name": "p",
+                    "root": str(tmp_path / "spool"),
+                    "callback_url": "http://127.0.0.1:9/cb",
+                    "settle_seconds": 0.05,
+                    "chunk_records": 2,
+                    "retry_initial_delay_seconds": 0.01,
+                    "retry_max_delay_seconds": 0.05,
+                    "rescan_seconds": 0.1,
+                }
+            ]
+        }
     )
-    stop = threading.Event()
-    service = InboxService(settings, SystemClock(), stop, into(app))
-    durable.inject_faults(disk)
-    service.start()
+    daemon = Daemon(
+        settings,
+        SystemClock(),
+        Notifier(RecordingNotifier()),
+        into(app),
+        disk=Disk(disk),
+        new_stager=lambda inbox: InProcess(),
+    )
+    daemon.start()
     try:
-        (service.layout.inbox / "a.json").write_bytes(orjson.dumps(RECORDS))
-        wait_until(lambda: list(service.layout.done.glob("*/*/a.json")), what="the file in done/")
+        (tmp_path / "spool" / "inbox" / "a.json").write_bytes(orjson.dumps(RECORDS))
+        done = tmp_path / "spool" / "done"
+        wait_until(lambda: list(done.glob("*/*/a.json")), what="the file in done/")
     finally:
-        stop.set()
-        service.wake()
-        service.join(timeout=10)
+        daemon.shutdown()
     assert failures["left"] == 0
     (summary,) = app.store.summary()
     assert summary["completed"] and summary["records"] == len(RECORDS)

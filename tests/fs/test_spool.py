@@ -5,21 +5,23 @@ import threading
 
 import pytest
 
+from ingestd.core.outcome import Outcome
 from ingestd.errors import ConfigError
-from ingestd.fs import durable
-from ingestd.fs.spool import Claim, Layout, Spool
+from ingestd.fs.claim import ClaimFolder
+from ingestd.fs.durable import Disk
+from ingestd.fs.spool import Layout, Spool
 
 
 @pytest.fixture
 def spool(tmp_path):
     layout = Layout(tmp_path / "root")
-    layout.create()
+    layout.create(Disk())
     return Spool(layout, ["*.json"])
 
 
 def test_layout_creates_the_four_folders(tmp_path):
     layout = Layout(tmp_path / "a" / "b")
-    layout.create()
+    layout.create(Disk())
     assert all(folder.is_dir() for folder in layout.folders())
 
 
@@ -34,7 +36,7 @@ def test_folders_on_different_filesystems_are_refused(tmp_path):
     try:
         os.symlink(elsewhere, layout.done)
         with pytest.raises(ConfigError, match="one filesystem"):
-            layout.create()
+            layout.create(Disk())
     finally:
         os.rmdir(elsewhere)
 
@@ -51,13 +53,13 @@ def test_claim_moves_the_file_into_its_own_work_folder(spool):
 def test_of_two_racing_claimers_exactly_one_wins(tmp_path):
     """Two daemons on one inbox: one rename succeeds, the other sees ENOENT and moves on."""
     layout = Layout(tmp_path / "root")
-    layout.create()
+    layout.create(Disk())
     for round_ in range(30):
         name = f"p{round_}.json"
         (layout.inbox / name).write_bytes(b"[]")
         spools = [Spool(layout, ["*.json"]) for _ in range(4)]
         barrier = threading.Barrier(len(spools))
-        results: list[Claim | None] = []
+        results: list[ClaimFolder | None] = []
 
         def claim(spool: Spool, barrier=barrier, results=results, name=name) -> None:
             barrier.wait()
@@ -78,7 +80,7 @@ def test_rename_noreplace_never_replaces(tmp_path):
     (tmp_path / "a").write_text("new")
     (tmp_path / "b").write_text("old")
     with pytest.raises(FileExistsError):
-        durable.rename_noreplace(tmp_path / "a", tmp_path / "b")
+        Disk().rename_noreplace(tmp_path / "a", tmp_path / "b")
     assert (tmp_path / "b").read_text() == "old"
 
 
@@ -88,7 +90,7 @@ def test_finishing_the_same_name_twice_keeps_both(spool):
     for content in (b"[1]", b"[2]"):
         (spool.layout.inbox / "p.json").write_bytes(content)
         claim = spool.claim("p.json", 1_800_000_000.0)
-        targets.append(spool.finish(claim, "done", 1_800_000_000.0))
+        targets.append(spool.finish(claim, Outcome.DONE, 1_800_000_000.0))
     assert targets[0] != targets[1]
     assert [t.read_bytes() for t in targets] == [b"[1]", b"[2]"]
     assert all(t.name == "p.json" and t.parent.parent.name == "2027-01-15" for t in targets)
@@ -110,7 +112,7 @@ def test_the_data_file_is_found_among_its_companions(tmp_path):
     folder.mkdir()
     for name in ("x.journal", "x.journal.journal", "x.journal.staged", "x.journal.error.json"):
         (folder / name).write_bytes(b"")
-    assert Claim.in_folder(folder).name == "x.journal"
+    assert ClaimFolder.in_folder(folder).name == "x.journal"
 
 
 def test_look_ignores_what_is_not_a_regular_file(spool, caplog):

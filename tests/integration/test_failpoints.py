@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingestd.runtime.failpoints import STEPS
+from ingestd.failpoints import STEPS
 from tests import workbooks
 from tests.integration.conftest import Spool, inbox_config, wait_until
 from tests.integration.test_daemon import catalog

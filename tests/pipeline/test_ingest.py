@@ -9,9 +9,17 @@ import pytest
 
 from ingestd.core.journal import replay
 from ingestd.errors import Interrupted
+from ingestd.failpoints import Armed, FailpointError, Failpoints
+from ingestd.fs.claim import CHUNKS, INDEX, JOURNAL, REPORT, STAGED
 from ingestd.receiver.app import ReceiverApp
 from tests.harness import Harness, lose_answer, passthrough, raises, status, then_stop
 from tests.legacy_receiver import LegacyState
+
+
+def beside(claim, suffix: str):
+    """A file of the claim folder, by the names fs/claim.py documents."""
+    return claim.folder / (claim.name + suffix)
+
 
 RECORDS = [{"sku": f"S{i}", "price": i + 0.99, "name": "Prodüct"} for i in range(7)]
 
@@ -87,8 +95,8 @@ def test_resume_after_a_stop_sends_no_acknowledged_chunk_again(h):
 def test_a_torn_last_journal_line_resends_only_the_chunk_in_flight(h):
     """A crash that tore the last ACK entry costs one resend, which the receiver deduplicates."""
     claim = stopped_after_two_chunks(h)
-    data = claim.journal.read_bytes()
-    claim.journal.write_bytes(data[: data.rstrip(b"\n").rfind(b"\n") + 1 + 20])
+    data = beside(claim, JOURNAL).read_bytes()
+    beside(claim, JOURNAL).write_bytes(data[: data.rstrip(b"\n").rfind(b"\n") + 1 + 20])
     h.stop.clear()
     assert h.run(claim) == "done"
     assert h.chunk_numbers() == [0, 1, 1, 2, 3, "completion"]
@@ -272,15 +280,15 @@ def test_stopping_during_a_retry_wait_leaves_the_file_in_work(h):
     h.faults = [outage_then_stop]
     with pytest.raises(Interrupted):
         h.run(claim)
-    assert claim.data.exists() and claim.journal.exists()
-    assert replay(claim.journal.read_bytes()).next_chunk == 0
+    assert claim.data.exists() and beside(claim, JOURNAL).exists()
+    assert replay(beside(claim, JOURNAL).read_bytes()).next_chunk == 0
 
 
 def test_a_damaged_journal_fails_the_file_instead_of_resending_from_zero(h):
     claim = stopped_after_two_chunks(h)
-    lines = claim.journal.read_bytes().split(b"\n")
+    lines = beside(claim, JOURNAL).read_bytes().split(b"\n")
     lines[1] = b"{garbage"
-    claim.journal.write_bytes(b"\n".join(lines))
+    beside(claim, JOURNAL).write_bytes(b"\n".join(lines))
     h.stop.clear()
     sent_before = len(h.sent)
     assert h.run(claim) == "failed"
@@ -291,7 +299,7 @@ def test_a_damaged_journal_fails_the_file_instead_of_resending_from_zero(h):
 @pytest.mark.parametrize("victim", ["data", "staged", "chunks"])
 def test_work_files_changed_behind_the_daemons_back_are_detected(h, victim):
     claim = stopped_after_two_chunks(h)
-    path = getattr(claim, victim)
+    path = beside(claim, {"data": "", "staged": STAGED, "chunks": CHUNKS}[victim])
     os.truncate(path, path.stat().st_size - 1)
     h.stop.clear()
     assert h.run(claim) == "failed"
@@ -301,9 +309,9 @@ def test_work_files_changed_behind_the_daemons_back_are_detected(h, victim):
 
 def test_staged_bytes_that_no_longer_match_their_checksum_are_never_sent(h):
     claim = stopped_after_two_chunks(h)
-    data = bytearray(claim.staged.read_bytes())
+    data = bytearray(beside(claim, STAGED).read_bytes())
     data[-5] = ord("X")
-    claim.staged.write_bytes(bytes(data))
+    beside(claim, STAGED).write_bytes(bytes(data))
     h.stop.clear()
     assert h.run(claim) == "failed"
     assert h.report()["reason"] == "work_damaged"
@@ -317,7 +325,7 @@ def test_a_linked_file_is_refused_unread(h, tmp_path, make_entry):
     outside = tmp_path / "secret.json"
     outside.write_bytes(orjson.dumps([{"secret": 1}]))
     make_entry(outside, h.layout.inbox / "linked.json")
-    claim = h.runtime.spool.claim("linked.json", h.clock.now())
+    claim = h.spool.claim("linked.json", h.clock.now())
     assert h.run(claim) == "failed"
     assert h.sent == []
     assert h.report()["reason"] == "unsafe_file"
@@ -327,15 +335,9 @@ def test_a_linked_file_is_refused_unread(h, tmp_path, make_entry):
 def test_a_completed_journal_only_needs_the_move(h):
     """Crash after the completion was recorded: restart moves the file to done/ and sends nothing."""
     claim = h.drop("products.json", RECORDS)
-    original_finish = h.runtime.spool.finish
-
-    def crash_before_move(*args, **kwargs):
-        raise KeyboardInterrupt  # stands in for the kill between recording and moving
-
-    h.runtime.spool.finish = crash_before_move  # type: ignore[method-assign]
-    with pytest.raises(KeyboardInterrupt):
-        h.run(claim)
-    h.runtime.spool.finish = original_finish  # type: ignore[method-assign]
+    crash = Failpoints(Armed.parse("completion_recorded:1:raise"))  # stands in for the kill
+    with h.ingestion(claim, crash) as ingestion, pytest.raises(FailpointError):
+        ingestion.run()
     sent = len(h.sent)
     assert h.run(claim) == "done"
     assert len(h.sent) == sent
@@ -345,7 +347,7 @@ def test_a_completed_journal_only_needs_the_move(h):
 def test_a_written_report_only_needs_the_move(h):
     """Crash after the failure report was written: restart moves the file to failed/."""
     claim = h.drop("bad.json", b"[1]")
-    claim.report.write_bytes(b'{"reason": "invalid_input"}')
+    beside(claim, REPORT).write_bytes(b'{"reason": "invalid_input"}')
     assert h.run(claim) == "failed"
     assert h.sent == []
     assert sorted(p.name for p in h.finished("failed")) == ["bad.json", "bad.json.error.json"]
@@ -360,7 +362,7 @@ def test_a_completion_whose_ack_was_lost_is_sent_again_and_acknowledged(h):
 def test_restaging_an_interrupted_claim_gives_the_same_ingestion_id(h, tmp_path):
     """A crash before the journal existed restages the same claim under the same ingestion_id."""
     claim = h.drop("products.json", RECORDS)
-    claim.staged.write_bytes(b'{"half":')  # a staging pass cut short
+    beside(claim, STAGED).write_bytes(b'{"half":')  # a staging pass cut short
     assert h.run(claim) == "done"
     first_id = ingestion_id(h)
     other = Harness(tmp_path / "other")
@@ -369,7 +371,7 @@ def test_restaging_an_interrupted_claim_gives_the_same_ingestion_id(h, tmp_path)
         os.rename(other.layout.inbox / "products.json", other.layout.work / "x")
         (other.layout.work / claim.token).mkdir()
         os.rename(other.layout.work / "x", other.layout.work / claim.token / "products.json")
-        (again,) = other.runtime.spool.claims()
+        (again,) = other.spool.claims()
         assert other.run(again) == "done"
         assert other.sent[0]["ingestion_id"] == first_id
     finally:
@@ -386,7 +388,7 @@ def test_copies_of_the_data_are_never_more_readable_than_the_dropped_file(h, dro
     h.faults = [passthrough, then_stop]
     with pytest.raises(Interrupted):
         h.run(claim)
-    for path in (claim.staged, claim.chunks, claim.journal):
+    for path in (beside(claim, STAGED), beside(claim, CHUNKS), beside(claim, JOURNAL)):
         assert stat.S_IMODE(os.stat(path).st_mode) & ~copies == 0, path.name
     bad = h.drop("bad.json", b"[1]")
     os.chmod(bad.data, dropped)
@@ -399,7 +401,7 @@ def test_copies_of_the_data_are_never_more_readable_than_the_dropped_file(h, dro
 def test_a_deleted_journal_is_reported_not_restarted_from_chunk_0(h):
     """Without its journal, a file already being sent fails instead of going out again."""
     claim = stopped_after_two_chunks(h)
-    claim.journal.unlink()
+    beside(claim, JOURNAL).unlink()
     h.stop.clear()
     sent_before = len(h.sent)
     assert h.run(claim) == "failed"
@@ -411,7 +413,7 @@ def test_a_deleted_journal_is_reported_not_restarted_from_chunk_0(h):
 def test_a_crash_between_journal_and_index_seal_resumes(h):
     """The index is renamed to .chunks after the journal exists; a crash in between is healed."""
     claim = stopped_after_two_chunks(h)
-    os.rename(claim.chunks, claim.index)
+    os.rename(beside(claim, CHUNKS), beside(claim, INDEX))
     h.stop.clear()
     assert h.run(claim) == "done"
     assert h.received(ingestion_id(h)) == RECORDS

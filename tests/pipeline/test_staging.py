@@ -1,7 +1,6 @@
 """The validation pass: every record checked and staged before anything is sent."""
 
 import contextlib
-import os
 from pathlib import Path
 
 import orjson
@@ -9,35 +8,37 @@ import pytest
 
 from ingestd.core.chunking import ChunkLimits, ChunkSpan, checksum, records_array
 from ingestd.errors import InvalidInput
-from ingestd.pipeline.staging import read_span, stage
+from ingestd.fs.claim import ClaimFolder
+from ingestd.pipeline.staging import StageRequest, stage
 from ingestd.readers.json.reference import JsonReader
 
 LIMITS = ChunkLimits(records=3, bytes=1 << 20)
 
 
 def run_stage(tmp_path: Path, content: bytes, path: str = "item", limits: ChunkLimits = LIMITS):
-    source = tmp_path / "in.json"
-    source.write_bytes(content)
-    fd = os.open(source, os.O_RDONLY)
-    try:
-        return stage(fd, JsonReader(path), limits, tmp_path / "s", tmp_path / "i")
-    finally:
-        os.close(fd)
+    (tmp_path / "in.json").write_bytes(content)
+    return stage(StageRequest(ClaimFolder(tmp_path, "in.json"), JsonReader(path), limits))
+
+
+def staged(tmp_path: Path) -> Path:
+    return tmp_path / "in.json.staged"
 
 
 def spans(tmp_path: Path, count: int) -> list[ChunkSpan]:
-    return [read_span(tmp_path / "i", n) for n in range(count)]
+    index = (tmp_path / "in.json.index").read_bytes()
+    size = ChunkSpan.SIZE
+    return [ChunkSpan.unpack(index[n * size : (n + 1) * size]) for n in range(count)]
 
 
 def test_stages_one_canonical_record_per_line(tmp_path):
     """The staged file is the records in order, canonical (sorted keys), one per line."""
     records = [{"b": i, "a": "ü\n", "f": 1.25, "n": None, "t": True} for i in range(7)]
     result = run_stage(tmp_path, orjson.dumps(records))
-    lines = (tmp_path / "s").read_bytes().splitlines()
+    lines = staged(tmp_path).read_bytes().splitlines()
     assert [orjson.loads(line) for line in lines] == records
     assert lines[0] == orjson.dumps(records[0], option=orjson.OPT_SORT_KEYS)
     assert result.total_records == 7 and result.chunk_count == 3
-    assert result.staged_size == (tmp_path / "s").stat().st_size
+    assert result.staged_size == staged(tmp_path).stat().st_size
 
 
 def test_file_digest_and_size_cover_the_whole_file(tmp_path):
@@ -53,7 +54,7 @@ def test_index_spans_rebuild_each_chunk_and_its_checksum(tmp_path):
     """The index lets a chunk be cut from the staged file by byte range, checksum included."""
     records = [{"i": i} for i in range(8)]
     result = run_stage(tmp_path, orjson.dumps(records))
-    data = (tmp_path / "s").read_bytes()
+    data = staged(tmp_path).read_bytes()
     for span in spans(tmp_path, result.chunk_count):
         array = records_array(data[span.byte_start : span.byte_end])
         expected = records[span.record_offset : span.record_offset + span.record_count]
@@ -64,7 +65,7 @@ def test_index_spans_rebuild_each_chunk_and_its_checksum(tmp_path):
 def test_numbers_are_parsed_as_the_receiver_sees_them(tmp_path):
     """Decimals become floats (not Decimal) and integers stay integers."""
     run_stage(tmp_path, b'[{"p": 19.99, "q": 3, "big": 9223372036854775807, "e": 1e3}]')
-    (line,) = (tmp_path / "s").read_bytes().splitlines()
+    (line,) = staged(tmp_path).read_bytes().splitlines()
     assert orjson.loads(line) == {"p": 19.99, "q": 3, "big": 9223372036854775807, "e": 1000.0}
 
 
@@ -155,7 +156,7 @@ def test_lone_surrogate_escapes_are_refused_and_pairs_kept(tmp_path, content, va
     the escape falls relative to the reader's block boundaries."""
     if valid:
         result = run_stage(tmp_path, content)
-        (line,) = (tmp_path / "s").read_bytes().splitlines()
+        (line,) = staged(tmp_path).read_bytes().splitlines()
         assert orjson.loads(line) == orjson.loads(content)[0]
         assert result.total_records == 1
     else:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingestd.core.settle import wanted
-from ingestd.pipeline.isolation import IsolatedStager
+from ingestd.pipeline.isolation import ParserProcess
 from ingestd.settings import InboxSettings
 from tests.harness import Harness
 
@@ -25,7 +25,7 @@ def test_the_corpus_is_large_and_matches_its_expectations():
 
 @pytest.fixture(scope="module")
 def stager():
-    stager = IsolatedStager(memory_limit_mb=512, time_limit_seconds=120)
+    stager = ParserProcess(memory_limit_mb=512, time_limit_seconds=120)
     yield stager
     stager.close()
 
@@ -38,8 +38,7 @@ def test_corpus_file(tmp_path, stager, name):
         assert not wanted(name, PATTERNS)
         return
     assert wanted(name, PATTERNS)
-    h = Harness(tmp_path)
-    h.runtime.stager = stager
+    h = Harness(tmp_path, stager=stager)
     try:
         outcome = h.run(h.drop(name, content))
         if expected["outcome"] == "delivered":

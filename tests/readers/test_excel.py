@@ -308,7 +308,7 @@ def both_readers(path: Path, conflicts: str = "fail") -> list[dict]:
     openpyxl, which must agree."""
     import orjson
 
-    from ingestd.pipeline.staging import stage
+    from tests.harness import stage_bytes
 
     found = []
     for reader in (
@@ -316,12 +316,11 @@ def both_readers(path: Path, conflicts: str = "fail") -> list[dict]:
         ExcelReader(header_conflicts=conflicts).fast,
     ):
         assert reader is not None
-        fd = os.open(path, os.O_RDONLY)
-        out = path.with_name(f"{path.name}.{len(found)}")
-        try:
-            staged = stage(fd, reader, ChunkLimits(100, 1 << 20), out, out.with_suffix(".i"))
-        finally:
-            os.close(fd)
+        folder = path.parent / f"read-{len(found)}"
+        staged = stage_bytes(
+            folder, path.name, path.read_bytes(), reader, ChunkLimits(100, 1 << 20)
+        )
+        out = folder / f"{path.name}.staged"
         records = [orjson.loads(line) for line in out.read_bytes().splitlines()]
         found.append((records, staged.details.notes))
     assert found[0] == found[1]
@@ -396,8 +395,8 @@ def test_renames_are_in_the_log_and_the_receipt(tmp_path):
     from ingestd.readers import chooser
     from ingestd.readers.json.reference import JsonReader
 
-    h = Harness(tmp_path, ChunkLimits(2, 1 << 20))
-    h.runtime.reader_for = chooser(JsonReader(), ExcelReader(header_conflicts="rename"))
+    rename = chooser(JsonReader(), ExcelReader(header_conflicts="rename"))
+    h = Harness(tmp_path, ChunkLimits(2, 1 << 20), reader_for=rename)
     try:
         path = workbooks.write(tmp_path / "t.xlsx", {"S": RENAMING})
         assert h.run(h.drop("t.xlsx", path.read_bytes())) == "done"

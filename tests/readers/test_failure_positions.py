@@ -3,7 +3,6 @@ byte in the file (with its line), whichever reader path found the fault and wher
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import orjson
@@ -11,10 +10,10 @@ import pytest
 
 from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
-from ingestd.pipeline.staging import stage
 from ingestd.readers.excel.reference import ExcelReader
 from ingestd.readers.json.reference import JsonReader
 from tests import workbooks
+from tests.harness import stage_bytes
 
 PADDING = "x" * 900  # about 1 kB a record: record 200 lies far beyond the first 64 kB read
 BAD = {
@@ -43,14 +42,8 @@ def document(bad_at: int, bad: bytes, count: int, text: str = "plain", wrap: boo
 
 
 def failure(tmp_path: Path, data: bytes, reader) -> InvalidInput:
-    path = tmp_path / "f"
-    path.write_bytes(data)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        with pytest.raises(InvalidInput) as caught:
-            stage(fd, reader, ChunkLimits(50, 1 << 20), tmp_path / "s", tmp_path / "i")
-    finally:
-        os.close(fd)
+    with pytest.raises(InvalidInput) as caught:
+        stage_bytes(tmp_path, "f", data, reader, ChunkLimits(50, 1 << 20))
     return caught.value
 
 

@@ -18,11 +18,11 @@ import pytest
 
 from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
-from ingestd.pipeline.staging import stage
 from ingestd.readers import CanonicalRecord, ReadDetails, SourceStream
 from ingestd.readers.json.batched import BatchedJsonReader
 from ingestd.readers.json.reference import JsonReader
 from tests.differential import DECLINED, REJECTED, outcome
+from tests.harness import stage_bytes
 
 STRINGS = [
     "",
@@ -159,13 +159,8 @@ def test_batched_reader_never_differs_from_ijson(tmp_path, block):
     assert seen["agreed"] > 150 and seen["rejected by both"] > 150, seen
 
 
-def stage_file(tmp_path, data: bytes):
-    (tmp_path / "n.json").write_bytes(data)
-    fd = os.open(tmp_path / "n.json", os.O_RDONLY)
-    try:
-        return stage(fd, JsonReader(), ChunkLimits(10, 1 << 20), tmp_path / "s", tmp_path / "i")
-    finally:
-        os.close(fd)
+def stage_file(tmp_path, data: bytes, name: str = "n.json", records: int = 10):
+    return stage_bytes(tmp_path, name, data, JsonReader(), ChunkLimits(records, 1 << 20))
 
 
 @pytest.mark.parametrize(
@@ -187,7 +182,7 @@ def test_integers_beyond_signed_64_bits_are_declined_then_refused(tmp_path, numb
 def test_every_signed_64_bit_integer_is_staged_exactly(tmp_path, number):
     """-2**63 included, which yajl's own integer parser refuses."""
     stage_file(tmp_path, b'[{"n": %d}]' % number)
-    assert (tmp_path / "s").read_bytes() == b'{"n":%d}\n' % number
+    assert (tmp_path / "n.json.staged").read_bytes() == b'{"n":%d}\n' % number
 
 
 def test_long_digit_strings_cost_only_speed(tmp_path):
@@ -224,37 +219,22 @@ def test_records_are_handed_over_in_canonical_form(tmp_path):
 def test_a_record_that_is_not_an_object_is_reported_by_the_reference_reader(tmp_path):
     (tmp_path / "mixed.json").write_bytes(b'[{"a": 1}, [2], {"b": 3}]')
     assert outcome(BatchedJsonReader(), tmp_path / "mixed.json") == DECLINED
-    fd = os.open(tmp_path / "mixed.json", os.O_RDONLY)
-    try:
-        with pytest.raises(InvalidInput) as failure:
-            stage(fd, JsonReader(), ChunkLimits(10, 1 << 20), tmp_path / "s", tmp_path / "i")
-    finally:
-        os.close(fd)
+    with pytest.raises(InvalidInput) as failure:
+        stage_file(tmp_path, b'[{"a": 1}, [2], {"b": 3}]', "mixed.json")
     assert str(failure.value).startswith("record 1 is an array, not an object")
     assert failure.value.where["record_index"] == 1
 
 
 def test_staging_falls_back_to_the_reference_report(tmp_path):
     """A bad file is reported by ijson's words and places, whichever reader saw it first."""
-    (tmp_path / "bad.json").write_bytes(b'[{"a": 1}, {"b": 2}, {"c": 3,}]')
-    fd = os.open(tmp_path / "bad.json", os.O_RDONLY)
-    limits = ChunkLimits(records=2, bytes=1 << 20)
-    try:
-        with pytest.raises(InvalidInput) as failure:
-            stage(fd, JsonReader(), limits, tmp_path / "s", tmp_path / "i")
-    finally:
-        os.close(fd)
+    with pytest.raises(InvalidInput) as failure:
+        stage_file(tmp_path, b'[{"a": 1}, {"b": 2}, {"c": 3,}]', "bad.json", records=2)
     assert "malformed JSON" in str(failure.value)
     assert failure.value.where["records_before_error"] == 2
 
 
 def test_a_good_file_the_fast_reader_declined_says_why_it_was_read_twice(tmp_path):
-    (tmp_path / "n.json").write_bytes(b'[{"id": 9223372036854775807}]')
-    fd = os.open(tmp_path / "n.json", os.O_RDONLY)
-    try:
-        staged = stage(fd, JsonReader(), ChunkLimits(10, 1 << 20), tmp_path / "s", tmp_path / "i")
-    finally:
-        os.close(fd)
+    staged = stage_file(tmp_path, b'[{"id": 9223372036854775807}]')
     assert staged.total_records == 1
     assert staged.details.notes == {"read_twice": "an integer of 19 or more digits"}
-    assert (tmp_path / "s").read_bytes() == b'{"id":9223372036854775807}\n'
+    assert (tmp_path / "n.json.staged").read_bytes() == b'{"id":9223372036854775807}\n'

@@ -113,22 +113,24 @@ def test_ndjson_is_cut_back_to_what_the_database_vouches_for(app):
     assert app.store.ndjson_path(ID).read_bytes() == b'{"a":1}\n{"a":2}\n'
 
 
-def test_a_new_ndjson_file_is_durable_by_name_before_its_chunk_is_committed(app, monkeypatch):
+def test_a_new_ndjson_file_is_durable_by_name_before_its_chunk_is_committed(tmp_path):
     """Acknowledged means stored durably: after a power loss the records file must still be
     there, not just the database row that vouches for its length."""
     import os
 
+    from ingestd.receiver.store import Store
+
     synced: list[str] = []
-    real_fsync = os.fsync
 
     def recording_fsync(fd: int) -> None:
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
+        os.fsync(fd)
 
-    monkeypatch.setattr(os, "fsync", recording_fsync)
+    app = ReceiverApp(tmp_path, Store(tmp_path, fsync=recording_fsync))
     post(app, chunk(0, [{"a": 1}], 0))
     ndjson, folder = str(app.store.ndjson_path(ID)), str(app.store.folder)
     assert synced[:2] == [ndjson, folder]
     synced.clear()
     post(app, chunk(1, [{"a": 2}], 1))
     assert folder not in synced  # the file exists already: its contents alone are synced
+    app.close()

@@ -6,35 +6,17 @@ import threading
 
 import httpx
 import orjson
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingestd.clock import SystemClock
+from ingestd.pipeline.staging import InProcess
 from ingestd.receiver.app import ReceiverApp
 from ingestd.runtime.daemon import Daemon
-from ingestd.runtime.metrics import reason_label
 from ingestd.runtime.notify import Notifier
 from ingestd.settings import from_mapping
 from tests.fakes import RecordingNotifier
 from tests.harness import into
 from tests.integration.conftest import free_port, wait_until
-
-
-@pytest.mark.parametrize(
-    "reason,label",
-    [
-        ("HTTP 503", "http_503"),
-        ("HTTP 429", "http_429"),
-        ("timed out: ReadTimeout", "timeout"),
-        ("ConnectError: [Errno 111] Connection refused", "connection"),
-        ("HTTP 200 with a body that is not a JSON object", "not_json"),
-        ("Checksum mismatch", "checksum_mismatch"),
-        ("the answer names another ingestion or chunk", "wrong_answer"),
-        ("odd", "other"),
-    ],
-)
-def test_retry_reasons_have_a_bounded_set_of_labels(reason, label):
-    assert reason_label(reason) == label
 
 
 def samples(port: int) -> dict[tuple[str, tuple], float]:
@@ -71,7 +53,13 @@ def test_counters_histogram_and_gauges(tmp_path):
             ],
         }
     )
-    daemon = Daemon(settings, SystemClock(), Notifier(RecordingNotifier()), into(app, outage_first))
+    daemon = Daemon(
+        settings,
+        SystemClock(),
+        Notifier(RecordingNotifier()),
+        into(app, outage_first),
+        new_stager=lambda settings: InProcess(),
+    )
     daemon.start()
     try:
         inbox = tmp_path / "spool" / "inbox"
@@ -105,12 +93,10 @@ def test_counters_histogram_and_gauges(tmp_path):
 def test_every_rewind_is_counted_by_kind(tmp_path):
     """A lost-state rewind and a requested one each raise ingestd_rewinds_total{kind}."""
     from ingestd.runtime.metrics import PrometheusMetrics
-    from ingestd.runtime.progress import InboxProgress
     from tests.harness import Harness, passthrough, status
 
-    h = Harness(tmp_path)
     metrics = PrometheusMetrics(lambda: iter(()))
-    h.runtime.progress = InboxProgress("products", h.clock, metrics)
+    h = Harness(tmp_path, metrics=metrics)
     lost = status(200, b'{"ack": false, "error": "Out-of-order chunk"}')
     asked = status(200, b'{"ack": false, "error": "Out-of-order chunk", "expected_chunk": 1}')
     h.faults = [passthrough, passthrough, lost, passthrough, passthrough, passthrough, asked]

@@ -1,19 +1,50 @@
-"""The inbox watcher's one adjustment of watchdog."""
+"""The inbox watcher: every name that appears, vanishes, is opened or closed reaches the scout's
+queue as it happens, a rename as two names at once (no move pairing, which would hold it)."""
 
-import importlib
+from __future__ import annotations
 
-from ingestd.runtime import watcher
+import os
+import queue
+
+from ingestd.runtime.watcher import CHANGED, CLOSED, LOST, OPENED, Watcher
 
 
-def test_renames_inside_an_inbox_are_not_held_for_move_pairing():
-    """watchdog would hold a rename inside the inbox for half a second (the latency figure in
-    docs/performance.md shows it). This fails if a watchdog release moves the class whose
-    delay ingestd shortens, instead of the daemon silently getting slow again."""
-    watcher.Watcher()  # never started: no thread to stop
-    delays = []
-    for module, name in watcher._MOVE_GROUPERS:
-        try:
-            delays.append(getattr(importlib.import_module(module), name).delay)
-        except ImportError:
-            continue
-    assert delays == [watcher._MOVE_PAIRING_SECONDS]
+def events_until(events: queue.SimpleQueue, last: tuple[str, str]) -> list[tuple[str, str]]:
+    seen = []
+    while not seen or seen[-1] != last:
+        seen.append(events.get(timeout=10))
+    return seen
+
+
+def test_names_appearing_opening_closing_and_moving_reach_the_queue(tmp_path):
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    watcher = Watcher()
+    watch = watcher.watch(tmp_path, events)
+    watcher.start()
+    try:
+        with open(tmp_path / "x.json.part", "wb") as f:
+            f.write(b"[]")
+        os.rename(tmp_path / "x.json.part", tmp_path / "x.json")
+        seen = events_until(events, (CHANGED, "x.json"))
+        assert seen == [
+            (CHANGED, "x.json.part"),
+            (OPENED, "x.json.part"),
+            (CLOSED, "x.json.part"),
+            (CHANGED, "x.json.part"),
+            (CHANGED, "x.json"),
+        ]
+        watcher.unwatch(watch)
+        (tmp_path / "after.json").write_bytes(b"[]")
+        assert watcher.alive()
+    finally:
+        watcher.stop()
+    assert not watcher.alive()
+    assert events.empty()
+
+
+def test_a_queue_overflow_asks_the_scout_to_list_the_inbox():
+    from ingestd.runtime.watcher import _Enqueue
+
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    _Enqueue(events).on_queue_overflow()
+    assert events.get_nowait() == (LOST, "")

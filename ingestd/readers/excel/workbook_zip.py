@@ -96,8 +96,6 @@ def _ole_message(f: IO[bytes]) -> str:
 
 
 def _not_a_zip_message(head: bytes) -> str:
-    if not head:
-        return "the file is empty (0 bytes)"
     sample = head[:4096]
     try:
         text: str | None = sample.decode("utf-8")

@@ -22,13 +22,12 @@ import orjson
 
 from ingestd.core.chunking import canonical_lines
 from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, Record, SourceStream
+from ingestd.readers.json.text import BOM, WHITESPACE
 
 _BLOCK = 1 << 20
 _MAX_PENDING = 64 << 20  # a record larger than this goes to the reference reader
 _ATTEMPTS = 4
 _CANDIDATES = 256
-WHITESPACE = b" \t\r\n"  # JSON's four, shared with the reference reader
-BOM = b"\xef\xbb\xbf"
 _SPACES = tuple(bytes([c]) for c in WHITESPACE)  # single bytes: b"" is in every bytes object
 _LONG_INTEGER = re.compile(rb"[:\[,][ \t\r\n]*-?[0-9]{19}")
 _DIGITS_AS_ZERO = bytes(ord("0") if chr(i).isdigit() and i < 128 else i for i in range(256))

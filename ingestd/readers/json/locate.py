@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import ijson
 
-BOM = b"\xef\xbb\xbf"
-WHITESPACE = b" \t\r\n"
+from ingestd.readers.json.text import BOM, WHITESPACE
+
 _READ = 1 << 16
 
 

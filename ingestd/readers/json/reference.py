@@ -15,15 +15,15 @@ import ijson
 from ingestd.errors import InvalidInput
 from ingestd.readers import ReadDetails, Reader, Record, SourceStream
 from ingestd.readers.json import locate as json_locate
-from ingestd.readers.json.batched import BOM, WHITESPACE, BatchedJsonReader
+from ingestd.readers.json.batched import BatchedJsonReader
+from ingestd.readers.json.text import BOM, WHITESPACE
 
 
 class JsonReader:
     file_type = "json"
 
     def __init__(self, items_path: str = "item") -> None:
-        if not items_path == "item" and not items_path.endswith(".item"):
-            raise ValueError("json_items_path must name an array's items and end in 'item'")
+        """`items_path` is ijson's: "item", or a path ending in ".item" (settings checks it)."""
         self._path = items_path
         self._parent = items_path[: -len(".item")] if items_path != "item" else ""
         self.fast: Reader | None = BatchedJsonReader() if items_path == "item" else None
@@ -166,8 +166,6 @@ def _require_top_level_array(stream: SourceStream, bom: bool) -> None:
             "the file holds only a UTF-8 byte order mark (3 bytes) and no data: an empty export "
             "is not an empty catalog"
         )
-    if not head:
-        raise InvalidInput("the file is empty (0 bytes): an empty export is not an empty catalog")
     if first != b"[":
         shown = repr(first)[1:] if first else "only whitespace"
         raise InvalidInput(
