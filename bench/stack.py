@@ -220,15 +220,15 @@ class Stack:
         return sum(i["chunks"] for i in self.ingestions())
 
     def _spawn(self, args: list[str], log: str) -> subprocess.Popen[bytes]:
-        out = open(self.root / log, "ab")  # noqa: SIM115 (the child owns it)
         env = {**os.environ, "INGESTD_LOG_FORMAT": "json"}
-        return subprocess.Popen(
-            [sys.executable, "-m", "ingestd", *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
+        with open(self.root / log, "ab") as out:  # the child has its own copy
+            return subprocess.Popen(
+                [sys.executable, "-m", "ingestd", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
 
     def _log(self, name: str) -> bytes:
         path = self.root / name

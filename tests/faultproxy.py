@@ -5,6 +5,7 @@ forwards it upstream. Faults cover what networks and proxies do to a request in 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import struct
@@ -38,15 +39,26 @@ class FaultProxy:
         self.port = self._listener.getsockname()[1]
         self._closing = False
         self._held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._clients: list[socket.socket] = []
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/callback"
 
     def close(self) -> None:
+        """Stop listening, drop every connection, and wait for the threads serving them."""
         self._closing = True
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() under way
         self._listener.close()
+        with self._lock:
+            for sock in self._held + self._clients:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=10)
         for sock in self._held:
             sock.close()
 
@@ -61,7 +73,11 @@ class FaultProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+            with self._lock:
+                self._clients.append(client)
+            serving = threading.Thread(target=self._serve, args=(client,), daemon=True)
+            self._threads.append(serving)
+            serving.start()
 
     def _serve(self, client: socket.socket) -> None:
         upstream = http.client.HTTPConnection("127.0.0.1", self._upstream, timeout=30)
@@ -80,6 +96,7 @@ class FaultProxy:
             return
         finally:
             upstream.close()
+            reader.close()
             if client not in self._held:
                 client.close()
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,8 +24,8 @@ import orjson
 
 from ingestd.core.chunking import ChunkSpan
 from ingestd.core.journal import Begin
-from ingestd.errors import SpoolIOError, UnsafeFile, WorkDamaged
-from ingestd.fs.durable import Disk, NotRegular, open_regular, unlink_quietly
+from ingestd.errors import SpoolIOError, WorkDamaged
+from ingestd.fs.durable import Disk, open_regular, unlink_quietly
 from ingestd.fs.journal import JournalFile
 
 JOURNAL = ".journal"
@@ -101,12 +100,7 @@ class ClaimFolder:
 
     def open_data(self) -> tuple[int, os.stat_result]:
         """The claimed file, opened once, safely: no links, no FIFOs, a single hard link."""
-        try:
-            return open_regular(self.data)
-        except NotRegular as exc:
-            raise UnsafeFile(_unsafe_reason(exc.info)) from exc
-        except OSError as exc:
-            raise UnsafeFile(f"cannot open the claimed file safely: {exc.strerror}") from exc
+        return open_regular(self.data)
 
     def private_mode(self) -> int:
         """The mode of every copy and receipt of the data: no more readable than it."""
@@ -275,15 +269,6 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, orjson.JSONDecodeError):
         return None
     return value if isinstance(value, dict) else None
-
-
-def _unsafe_reason(info: os.stat_result) -> str:
-    if not stat.S_ISREG(info.st_mode):
-        return f"the claimed entry is not a regular file ({stat.filemode(info.st_mode)})"
-    return (
-        f"the claimed file has {info.st_nlink} hard links; a file linked from elsewhere is "
-        "refused so that nothing outside the spool is read"
-    )
 
 
 # -- receipts ------------------------------------------------------------------------------

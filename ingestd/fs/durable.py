@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from ingestd.errors import UnsafeFile
+
 _RENAME_NOREPLACE = 1
 _AT_FDCWD = -100
 WRITE_SITES = (
@@ -146,21 +148,23 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-class NotRegular(Exception):
-    """An entry that is not a regular file with a single link."""
-
-    def __init__(self, info: os.stat_result) -> None:
-        super().__init__("not a regular file with a single link")
-        self.info = info
-
-
 def open_regular(path: Path) -> tuple[int, os.stat_result]:
-    """Open without following links or blocking; only a regular file with one link is accepted."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    """Open without following links or blocking; only a regular file with one link is accepted
+    (UnsafeFile otherwise: a hard link could expose a file from elsewhere)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UnsafeFile(f"cannot open the claimed file safely: {exc.strerror}") from exc
     info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise NotRegular(info)
+        raise UnsafeFile(f"the claimed entry is not a regular file ({stat.filemode(info.st_mode)})")
+    if info.st_nlink != 1:
+        os.close(fd)
+        raise UnsafeFile(
+            f"the claimed file has {info.st_nlink} hard links; a file linked from elsewhere is "
+            "refused so that nothing outside the spool is read"
+        )
     return fd, info
 
 

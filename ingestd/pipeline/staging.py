@@ -256,6 +256,8 @@ class _IndexWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if exc[0] is None:
-            self._disk.fsync_file(self._file)
-        self._file.close()
+        try:
+            if exc[0] is None:
+                self._disk.fsync_file(self._file)
+        finally:
+            self._file.close()

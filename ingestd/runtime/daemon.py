@@ -132,6 +132,7 @@ class Daemon:
         if self._metrics_server is not None:
             self._metrics_server.close()
         log.info("stopped")
+        self.notifier.close()
 
     def run(self) -> int:
         """Until SIGTERM/SIGINT: the request in flight finishes, journals stay consistent."""

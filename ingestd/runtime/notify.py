@@ -7,6 +7,7 @@ then ASCII escapes, so no file name can break the line or smuggle in another ass
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import sdnotify
 
@@ -16,12 +17,30 @@ MAX_STATUS = 1000
 
 
 class Notifier:
-    def __init__(self, notifier: sdnotify.SystemdNotifier | None = None) -> None:
-        self._notifier = notifier or sdnotify.SystemdNotifier()
+    """Talks to systemd when NOTIFY_SOCKET names its socket; says nothing otherwise."""
+
+    def __init__(
+        self,
+        notifier: sdnotify.SystemdNotifier | None = None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        if notifier is None and environ.get("NOTIFY_SOCKET"):
+            notifier = sdnotify.SystemdNotifier()
+        self._notifier = notifier
         self._last_status: str | None = None
 
+    def _send(self, message: str) -> None:
+        if self._notifier is not None:
+            self._notifier.notify(message)
+
+    def close(self) -> None:
+        """Close the socket to systemd (sdnotify keeps it open for the process's life)."""
+        sock = getattr(self._notifier, "socket", None)
+        if sock is not None:
+            sock.close()
+
     def ready(self) -> None:
-        self._notifier.notify("READY=1")
+        self._send("READY=1")
 
     def status(self, text: str) -> None:
         """Send STATUS= when it changed: one line of printable ASCII."""
@@ -29,16 +48,16 @@ class Notifier:
         line = line[:MAX_STATUS]
         if line != self._last_status:
             self._last_status = line
-            self._notifier.notify("STATUS=" + line)
+            self._send("STATUS=" + line)
 
     def watchdog(self) -> None:
-        self._notifier.notify("WATCHDOG=1")
+        self._send("WATCHDOG=1")
 
     def reloading(self) -> None:
-        self._notifier.notify("RELOADING=1")
+        self._send("RELOADING=1")
 
     def stopping(self) -> None:
-        self._notifier.notify("STOPPING=1")
+        self._send("STOPPING=1")
 
 
 def watchdog_interval() -> float | None:

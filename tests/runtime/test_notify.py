@@ -9,7 +9,6 @@ import time
 import httpx
 import orjson
 import pytest
-import sdnotify
 
 from ingestd.clock import SystemClock
 from ingestd.core.scheduling import claim_limit
@@ -48,12 +47,13 @@ def received(sock: socket.socket) -> list[str]:
 
 
 def test_messages_reach_a_real_notify_socket(notify_socket):
-    notifier = Notifier(sdnotify.SystemdNotifier())
+    notifier = Notifier()  # NOTIFY_SOCKET is set: it talks to the socket
     notifier.ready()
     notifier.status("products: idle, 0 queued")
     notifier.status("products: idle, 0 queued")  # unchanged: not sent again
     notifier.watchdog()
     notifier.stopping()
+    notifier.close()
     assert received(notify_socket) == [
         "READY=1",
         "STATUS=products: idle, 0 queued",
@@ -64,7 +64,9 @@ def test_messages_reach_a_real_notify_socket(notify_socket):
 
 def test_a_file_name_can_never_inject_a_notification(notify_socket):
     """A name with a newline, non-ASCII or bad bytes stays inside one printable STATUS line."""
-    Notifier(sdnotify.SystemdNotifier()).status("p: evil\nREADY=1\nMAINPID=1 ünï €\udcff.json 5%")
+    notifier = Notifier()
+    notifier.status("p: evil\nREADY=1\nMAINPID=1 ünï €\udcff.json 5%")
+    notifier.close()
     (message,) = received(notify_socket)
     assert "\n" not in message and message.isascii() and message.isprintable()
     assert message.startswith("STATUS=p: evil\\x0aREADY=1\\x0aMAINPID=1")
@@ -123,7 +125,7 @@ def test_a_wedged_worker_stops_the_watchdog_pings_and_a_recovered_one_resumes_th
     daemon = Daemon(
         settings,
         SystemClock(),
-        Notifier(sdnotify.SystemdNotifier()),
+        Notifier(),
         into(app, hang),
         liveness_grace=0.3,
         new_stager=lambda settings: InProcess(),
