@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ import pytest
 from ingestd.readers import ReadDetails
 from ingestd.readers.excel import grammar
 from ingestd.readers.excel.reference import ExcelReader
-from ingestd.readers.excel.streaming import SheetRows
+from ingestd.readers.excel.streaming import Cells, FormulaCounter, GrammarRows, RowOrder, SheetRows
+from ingestd.readers.excel.workbook import read_workbook, shared_strings
 from tests import workbooks
 from tests.differential import DECLINED, REJECTED, outcome
 
@@ -247,7 +249,7 @@ def test_shared_strings_are_read_like_openpyxl_reads_them(tmp_path):
     assert outcome(ExcelReader().fast, path) == expected
 
 
-def test_a_sheet_as_excel_writes_it_takes_the_fast_path(tmp_path, monkeypatch):
+def test_a_sheet_as_excel_writes_it_takes_the_fast_path(tmp_path):
     """Excel's own markup: namespace declarations on the root, spans and a prefixed attribute
     on every row, text in the shared-string table."""
     rows = [["sku", "price", "day"], ["a", 1.5, dt.date(2024, 2, 29)], ["b", 2, None]]
@@ -272,28 +274,26 @@ def test_a_sheet_as_excel_writes_it_takes_the_fast_path(tmp_path, monkeypatch):
     )
     expected = outcome(ExcelReader(), path)
     assert isinstance(expected, list) and len(expected) == 2
-    by_expat, cell_by_cell = watch_paths(monkeypatch)
     assert outcome(ExcelReader().fast, path) == expected
-    assert by_expat == [] and len(cell_by_cell) < 3, (by_expat, cell_by_cell)
+    read_by = ways_read(path)
+    assert read_by["expat"] == 0 and read_by["cells"] < 3, read_by
 
 
-def watch_paths(monkeypatch: pytest.MonkeyPatch) -> tuple[list[object], list[bytes]]:
-    """The rows expat reads, and the row numbers read cell by cell; the rest are read as JSON."""
-    by_expat: list[object] = []
-    cell_by_cell: list[bytes] = []
-    start_row, read_cells = SheetRows._start_row, SheetRows._read_cells
-
-    def expat_row(self: SheetRows, attributes: dict[str, str]) -> None:
-        by_expat.append(attributes.get("r"))
-        start_row(self, attributes)
-
-    def cells(self: SheetRows, number: bytes, body: bytes) -> bool:
-        cell_by_cell.append(number)
-        return read_cells(self, number, body)
-
-    monkeypatch.setattr(SheetRows, "_start_row", expat_row)
-    monkeypatch.setattr(SheetRows, "_read_cells", cells)
-    return by_expat, cell_by_cell
+def ways_read(path: Path) -> Counter[str]:
+    """How many of the sheet's rows each way read: as JSON, cell by cell, by expat."""
+    with workbooks.zipfile.ZipFile(path) as archive:
+        workbook = read_workbook(archive)
+        sheet = workbook.pick(None)
+        rows = SheetRows(
+            shared_strings(archive),
+            workbook.epoch,
+            workbook.date_styles,
+            workbook.duration_styles,
+        )
+        with archive.open(sheet.member) as source:
+            for _ in rows.rows(source):
+                pass
+    return rows.read_by
 
 
 NUMBERS = [b"0", b"-0", b"12", b"-12", b"1.5", b"-0.0", b"1e5", b"1E-5", b"2.5e+10"]
@@ -350,21 +350,23 @@ def _letters(column: int) -> bytes:
     return (_letters((column - 1) // 26) if column > 26 else b"") + bytes([65 + (column - 1) % 26])
 
 
-def sheet_rows() -> SheetRows:
-    strings = ["zero", "one & <two>", "drei"]
-    return SheetRows(strings, dt.datetime(1899, 12, 30), {3}, set())
+STRINGS = ["zero", "one & <two>", "drei"]
+
+
+def grammar_rows(as_json: bool) -> tuple[GrammarRows, RowOrder]:
+    cells = Cells(STRINGS, dt.datetime(1899, 12, 30), frozenset({3}), frozenset())
+    order = RowOrder()
+    return GrammarRows(cells, order, FormulaCounter(), Counter(), as_json), order
 
 
 def read_rows(data: bytes, as_json: bool) -> object:
     """Where the grammar stopped and the rows it read, or the exception it raised."""
-    rows = sheet_rows()
-    if not as_json:
-        rows._json_row = re.compile(b"(?!)")  # no row qualifies
+    rows, order = grammar_rows(as_json)
     try:
-        position = rows._matching_rows(data, 0, grammar.unusual(data))
+        position = rows.read(data, 0, grammar.unusual(data), set())
     except Exception as exc:
         return type(exc).__name__
-    return position, repr(rows._drain())
+    return position, repr(order.drain())
 
 
 def test_rows_read_as_json_equal_the_per_cell_reading():
@@ -373,7 +375,7 @@ def test_rows_read_as_json_equal_the_per_cell_reading():
     stopped for expat are those of the per-cell reading, itself held equal to openpyxl above."""
     rng = random.Random(11)
     candidates = 0
-    pattern = sheet_rows()._json_row
+    pattern = grammar_rows(True)[0].json_row
     for _ in range(6000):
         bodies = [row_body(rng) for _ in range(rng.randrange(1, 7))]
         number, data = 0, b""
@@ -385,7 +387,7 @@ def test_rows_read_as_json_equal_the_per_cell_reading():
     assert 3000 < candidates < 16000, candidates
 
 
-def test_a_sheet_of_plain_cells_is_read_as_json(tmp_path, monkeypatch):
+def test_a_sheet_of_plain_cells_is_read_as_json(tmp_path):
     """Inline text, shared strings, numbers, booleans and gaps: every row of the benchmark's
     kind of sheet takes the JSON shortcut, but those whose inline text holds a quote."""
     rows = [["sku", "name", "price", "stock", "active", "note"]]
@@ -395,10 +397,9 @@ def test_a_sheet_of_plain_cells_is_read_as_json(tmp_path, monkeypatch):
     shared = workbooks.with_shared_strings(
         workbooks.write_sheet(tmp_path / "shared.xlsx", rows[0], rows[1:])
     )
-    by_expat, cell_by_cell = watch_paths(monkeypatch)
     for path, quoted in ((inline, 20), (shared, 0)):
-        cell_by_cell.clear()
         expected = outcome(ExcelReader(), path)
         assert isinstance(expected, list) and len(expected) == 40
         assert outcome(ExcelReader().fast, path) == expected
-        assert by_expat == [] and len(cell_by_cell) == quoted, cell_by_cell
+        read_by = ways_read(path)
+        assert read_by["expat"] == 0 and read_by["cells"] == quoted, read_by

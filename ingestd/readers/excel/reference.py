@@ -1,14 +1,14 @@
 """Excel workbooks (.xlsx, .xlsm): one sheet, a header row, one record per non-empty row.
 
-openpyxl reads in read-only mode with cached formula values, one row at a time, so memory is
-bounded by a row (plus the workbook's shared strings). defusedxml is installed, which openpyxl
-uses to refuse XML entity tricks. The archive is inspected first (workbook_zip).
+The reference reader is openpyxl in read-only mode with cached formula values, one row at a
+time, so memory is bounded by a row (plus the workbook's shared strings); defusedxml is
+installed, which openpyxl uses to refuse XML entity tricks. Its fast variant reads the sheet's
+XML itself (streaming.py). Both inspect the archive first (workbook_zip.py) and make records of
+the rows the same way (records.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import xml.parsers.expat
 import zipfile
 from collections.abc import Generator, Iterator
@@ -25,7 +25,9 @@ from ingestd.readers import (
     Reread,
     SourceStream,
 )
+from ingestd.readers.excel.records import Naming, record_rows, rows_to_records
 from ingestd.readers.excel.streaming import FormulaCounter, SheetRows
+from ingestd.readers.excel.workbook import read_workbook, shared_strings
 from ingestd.readers.excel.workbook_zip import SAVE_AS_XLSX, open_workbook_zip
 
 
@@ -52,52 +54,53 @@ class ExcelReader:
         self, stream: SourceStream, details: ReadDetails
     ) -> Iterator[Record | CanonicalRecord]:
         f = stream.seekable()
-        archive = open_workbook_zip(f)
+        with open_workbook_zip(f) as archive:
+            naming = Naming(self._conflicts, details)
+            try:
+                if self._streaming:
+                    uncached = yield from self._read_streaming(archive, naming, details)
+                else:
+                    uncached = yield from self._read_with_openpyxl(f, archive, naming, details)
+            except (InvalidInput, Interrupted, GeneratorExit, Declined, Reread):
+                raise
+            except Exception as exc:
+                if self._streaming:
+                    raise Declined(f"{type(exc).__name__}: {exc}") from exc
+                raise _unreadable(exc, "the workbook cannot be read") from exc
+            if uncached:
+                details.notes["formulas_without_cached_value"] = uncached
+
+    def _read_with_openpyxl(
+        self, f: IO[bytes], archive: zipfile.ZipFile, naming: Naming, details: ReadDetails
+    ) -> Generator[Record, None, int]:
+        """The records, then the number of formulas without a cached value."""
         workbook = _load(f)
         try:
             sheet = self._pick(workbook)
             details.sheet = sheet.title
-            # openpyxl keeps the sheet's archive path private; its API has no public name for it
-            member = sheet._worksheet_path.lstrip("/")
-            naming = Naming(self._conflicts, details)
-            if self._streaming:
-                read = self._read_streaming(workbook, sheet, archive, member, naming)
-            else:
-                read = self._read_with_openpyxl(sheet, archive, member, naming)
-            uncached = yield from read
-            if uncached:
-                details.notes["formulas_without_cached_value"] = uncached
-        except (InvalidInput, Interrupted, GeneratorExit, Declined, Reread):
-            raise
-        except Exception as exc:
-            if self._streaming:
-                raise Declined(f"{type(exc).__name__}: {exc}") from exc
-            raise _unreadable(exc, "the workbook cannot be read") from exc
+            sheet.reset_dimensions()  # a wrong <dimension> must not cut rows or columns off
+            rows = sheet.iter_rows(values_only=True)
+            yield from rows_to_records(rows, self._header_row, sheet.title, naming)
         finally:
             workbook.close()
-            archive.close()
-
-    def _read_with_openpyxl(
-        self, sheet: Any, archive: zipfile.ZipFile, member: str, naming: Naming
-    ) -> Generator[Record, None, int]:
-        """The records, then the number of formulas without a cached value."""
-        sheet.reset_dimensions()  # a wrong <dimension> must not cut rows or columns off
-        rows = sheet.iter_rows(values_only=True)
-        yield from _rows_to_records(rows, self._header_row, sheet.title, naming)
+        member = read_workbook(archive).pick(sheet.title).member
         return _formulas_without_cached_value(archive, member)
 
     def _read_streaming(
-        self, workbook: Any, sheet: Any, archive: zipfile.ZipFile, member: str, naming: Naming
+        self, archive: zipfile.ZipFile, naming: Naming, details: ReadDetails
     ) -> Generator[Record | CanonicalRecord, None, int]:
-        """The same from the sheet's XML, formulas counted on the way (excel_rows)."""
+        """The same from the sheet's XML, formulas counted on the way (streaming.py)."""
+        workbook = read_workbook(archive)
+        sheet = workbook.pick(self._sheet)
+        details.sheet = sheet.title
         rows = SheetRows(
-            sheet._shared_strings,  # the table openpyxl read for this sheet; no public name
+            shared_strings(archive),
             workbook.epoch,
-            set(workbook._date_formats),
-            set(workbook._timedelta_formats),
+            workbook.date_styles,
+            workbook.duration_styles,
         )
-        with archive.open(member) as source:
-            yield from _rows_to_records(rows.rows(source), self._header_row, sheet.title, naming)
+        with archive.open(sheet.member) as source:
+            yield from rows_to_records(rows.rows(source), self._header_row, sheet.title, naming)
         return rows.formulas.missing
 
     def where(self, fd: int, index: int) -> dict[str, Any]:
@@ -114,7 +117,7 @@ class ExcelReader:
                 for number, _ in rows:
                     if number == self._header_row:
                         break
-                for found, number, _ in _record_rows(rows):
+                for found, number, _ in record_rows(rows):
                     if found == index:
                         return {"record_index": index, "sheet": sheet.title, "row": number}
             finally:
@@ -143,204 +146,6 @@ def _load(f: IO[bytes]) -> Any:
         return openpyxl.load_workbook(f, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:
         raise _unreadable(exc, "the workbook cannot be opened") from exc
-
-
-def _rows_to_records(
-    rows: Iterator[tuple[Any, ...]],
-    header_row: int,
-    sheet: str,
-    naming: Naming,
-) -> Iterator[Record]:
-    numbered = enumerate(rows, start=1)
-    for number, row in numbered:
-        if number == header_row:
-            names = naming.start(_header(row, number, sheet), number, sheet)
-            yield from _records_under(names, numbered, sheet, naming)
-            return
-    raise InvalidInput(f"sheet {sheet!r} has no header row {header_row}: it is empty", sheet=sheet)
-
-
-def _records_under(
-    names: list[str],
-    numbered: Iterator[tuple[int, tuple[Any, ...]]],
-    sheet: str,
-    naming: Naming,
-) -> Iterator[Record]:
-    named = all(names)
-    for index, number, row in _record_rows(numbered):
-        if named and len(row) <= len(names) and _PLAIN.issuperset(map(type, row)):
-            # the common row: every column named, every value JSON already; a float that is
-            # not finite is left for orjson, which writes it as null, as _json_value would
-            record = dict(zip(names, row, strict=False))
-            if len(row) < len(names):
-                record.update(dict.fromkeys(names[len(row) :]))
-            yield record
-            continue
-        record, unnamed = _record(names, row)
-        if unnamed:
-            if not naming.renaming:
-                raise _value_under_empty_header(unnamed[0], number, sheet, index)
-            names = naming.add(unnamed, index, numbered)
-            named = all(names)
-            record, _ = _record(names, row)
-        yield record
-
-
-class Naming:
-    """Field names for one sheet's columns, by `excel_header_conflicts`; when renaming, a value
-    under an empty header found after the first record means the records already given lack
-    its column: the rest of the sheet is searched for more such columns, and the reading starts
-    again (Reread) knowing them all, so that every record has every column."""
-
-    def __init__(self, conflicts: str, details: ReadDetails) -> None:
-        self.renaming = conflicts == headers.RENAME
-        self._conflicts = conflicts
-        self._details = details
-        self._header: list[str] = []
-        self._known: set[int] = set(details.hints.get(COLUMNS_WITH_VALUES, ()))
-
-    def start(self, header: list[str], number: int, sheet: str) -> list[str]:
-        self._header = header
-        try:
-            return self._names()
-        except headers.DuplicateHeader as exc:
-            first, second = exc.columns
-            raise InvalidInput(
-                f"columns {first} and {second} of sheet {sheet!r} both have the header "
-                f"{exc.name!r}: a record cannot hold the same field twice (set "
-                'excel_header_conflicts = "rename" to keep both)',
-                sheet=sheet,
-                row=number,
-                columns=exc.columns,
-            ) from None
-
-    def add(
-        self,
-        columns: list[int],
-        index: int,
-        rest: Iterator[tuple[int, tuple[Any, ...]]],
-    ) -> list[str]:
-        self._known.update(columns)
-        if index > 0:
-            for _, row in rest:
-                self._known.update(c for c, v in enumerate(row) if not _empty(v))
-            self._known.difference_update(i for i, name in enumerate(self._header) if name)
-            self._details.hints[COLUMNS_WITH_VALUES] = sorted(self._known)
-            raise Reread(f"columns with values under an empty header: {sorted(self._known)}")
-        return self._names()
-
-    def _names(self) -> list[str]:
-        columns = headers.name_columns(self._header, self._conflicts, self._known)
-        if columns.renamed:
-            self._details.notes["renamed_columns"] = columns.renamed
-        return columns.names
-
-
-COLUMNS_WITH_VALUES = "excel_columns_with_values"
-
-
-def _record_rows(
-    numbered: Iterator[tuple[int, tuple[Any, ...]]],
-) -> Iterator[tuple[int, int, tuple[Any, ...]]]:
-    """The rows that are records (not blank), each with its record index and row number."""
-    index = 0
-    for number, row in numbered:
-        if not _BLANK.issuperset(row):
-            yield index, number, row
-            index += 1
-
-
-_BLANK = frozenset({None, ""})
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-
-
-def _header(row: tuple[Any, ...], number: int, sheet: str) -> list[str]:
-    names = ["" if _empty(v) else _text(v).strip() for v in row]
-    if not any(names):
-        raise InvalidInput(
-            f"header row {number} of sheet {sheet!r} is empty", sheet=sheet, row=number
-        )
-    return names
-
-
-def _record(names: list[str], row: tuple[Any, ...]) -> tuple[Record, list[int]]:
-    """The record of a row, and the columns holding a value under no name."""
-    record: Record = {}
-    unnamed: list[int] = []
-    for index, cell in enumerate(row):
-        name = names[index] if index < len(names) else ""
-        kind = type(cell)
-        value = cell
-        if kind is not str and kind is not int and kind is not bool and cell is not None:
-            value = _json_value(cell)  # floats (not finite ones), dates, times, durations
-        if name:
-            record[name] = value
-        elif not _empty(value):
-            unnamed.append(index)
-    for name in names[len(row) :]:
-        if name:
-            record[name] = None
-    return record, unnamed
-
-
-def _value_under_empty_header(column: int, number: int, sheet: str, index: int) -> InvalidInput:
-    letter = headers.column_letter(column)
-    return InvalidInput(
-        f"cell {letter}{number} of sheet {sheet!r} holds a value under an empty header "
-        "(a missing header, or a merged header cell): the value would be lost (set "
-        'excel_header_conflicts = "rename" to keep it as column_' + letter + ")",
-        record_index=index,
-        sheet=sheet,
-        row=number,
-        column=letter,
-    )
-
-
-def _json_value(value: Any) -> Any:
-    """Excel's value as plain JSON: numbers, booleans, null, text, and dates, times and
-    durations as ISO 8601 text, with milliseconds when Excel stored any (it stores no finer)."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dt.datetime):
-        value, millis = _whole_seconds(value)
-        if millis:
-            return f"{value.isoformat(timespec='seconds')}.{millis:03d}"
-        if value.time() == dt.time(0):
-            return value.date().isoformat()
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dt.time):
-        moment, millis = _whole_seconds(dt.datetime.combine(dt.date(2000, 1, 1), value))
-        text = moment.time().isoformat(timespec="seconds")
-        return f"{text}.{millis:03d}" if millis else text
-    if isinstance(value, dt.timedelta):
-        millis = round(value / dt.timedelta(milliseconds=1))
-        sign, millis = ("-" if millis < 0 else ""), abs(millis)
-        seconds, millis = divmod(millis, 1000)
-        text = f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-        return f"{text}.{millis:03d}" if millis else text
-    return str(value)
-
-
-def _whole_seconds(value: dt.datetime) -> tuple[dt.datetime, int]:
-    """The moment to the second below it, and the milliseconds after (rounded half up)."""
-    millis = (value.microsecond + 500) // 1000
-    whole = value.replace(microsecond=0)
-    if millis == 1000:
-        return whole + dt.timedelta(seconds=1), 0
-    return whole, millis
-
-
-def _text(value: Any) -> str:
-    converted = _json_value(value)
-    return converted if isinstance(converted, str) else str(converted)
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == ""
 
 
 def _formulas_without_cached_value(archive: zipfile.ZipFile, member: str) -> int:

@@ -1,27 +1,37 @@
 """A sheet's rows straight from its XML, as openpyxl's read-only `iter_rows(values_only=True)`
 would give them, several times faster.
 
-openpyxl still opens the workbook (sheet list, shared strings, date styles, epoch); only the
-per-cell work is done here, by openpyxl's rules: the same number casting, the same date
-conversion functions, the same padding of ragged and missing rows. Rows written the usual way
-are read by the regular expressions of excel_rows_grammar, and those of plain cells (most rows
-of most exports) are rewritten there as JSON text that orjson reads in one call; everything
-else goes to the C expat parser, which the two hand over to each other row by row. Anything
-none of them reads as openpyxl does (rich inline text, a row number that is not an integer, a
-sheet in another namespace) raises Declined, and the reader falls back to openpyxl.
-tests/test_excel_rows.py holds them equal, on generated workbooks and on fuzzed rows.
+The workbook's other parts (sheet list, shared strings, date styles, epoch) come from
+workbook.py; only the per-cell work is done here, by openpyxl's rules: the same number casting,
+the same date conversion functions, the same padding of ragged and missing rows. Rows written the
+usual way are read by the regular expressions of grammar.py, and those of plain cells (most rows
+of most exports) are rewritten there as JSON text that orjson reads in one call; everything else
+goes to the C expat parser, which the two hand over to each other row by row. Anything none of
+them reads as openpyxl does (rich inline text, a row number that is not an integer, a sheet in
+another namespace) raises Declined, and the reader falls back to openpyxl.
+tests/readers/test_excel_streaming.py holds them equal, on generated workbooks and fuzzed rows.
+
+    SheetRows     feeds the sheet's bytes to the right reader: expat up to <sheetData>, the
+                  grammar row by row inside it (expat for a row it does not match), expat after
+    GrammarRows  rows read by regular expressions, plain ones as JSON
+    _ExpatRows    expat's handlers: one cell at a time
+    Cells        a cell's text to its value, by openpyxl's rules
+    RowOrder     rows given in openpyxl's order, padded and deduplicated as it does
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import xml.parsers.expat
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Any, NamedTuple, Protocol
 
 import orjson
 
+from ingestd.core.headers import column_letter
 from ingestd.readers import Declined
 from ingestd.readers.excel import grammar
 
@@ -31,15 +41,199 @@ _WORKSHEET, _SHEET_DATA, _ROW, _CELL, _VALUE, _INLINE, _TEXT, _RUN, _PHONETIC = 
 )
 _BLOCK = 1 << 16
 _MAX_ROW_BYTES = 16 << 20
-_HEAD, _ROWS, _EXPAT = range(3)
+_SHEET_DATA_TAG = b"<sheetData>"
+_NO_ROW = re.compile(b"(?!)")
 Row = tuple[Any, ...]
 
 
 class Source(Protocol):
-    """What a sheet is read from: a zip member, or a sheet's head joined to the bytes after a
-    cut (excel_split)."""
+    """What a sheet is read from: a zip member."""
 
     def read(self, size: int, /) -> bytes: ...
+
+
+class SheetRows:
+    """A sheet's rows from its bytes, a block at a time. `read_by` counts the rows each way
+    read (json, cells, expat), for tests and benchmarks."""
+
+    def __init__(
+        self,
+        strings: Sequence[str],
+        epoch: dt.datetime,
+        date_styles: frozenset[int],
+        duration_styles: frozenset[int],
+    ) -> None:
+        self.read_by: Counter[str] = Counter()
+        self.formulas = FormulaCounter()
+        self._order = RowOrder()
+        cells = Cells(strings, epoch, date_styles, duration_styles)
+        self._expat = _ExpatRows(cells, self._order, self.formulas, self.read_by)
+        self._grammar = GrammarRows(cells, self._order, self.formulas, self.read_by)
+        self._pending = b""
+        self._offset = 0  # in the sheet, of the first pending byte
+        self._step = self._head
+
+    def rows(self, source: Source) -> Iterator[Row]:
+        while block := source.read(_BLOCK):
+            yield from self.feed(block)
+        yield from self.finish()
+
+    def feed(self, block: bytes) -> list[Row]:
+        """The rows that the sheet's next bytes completed."""
+        try:
+            self._step(self._pending + block)
+        except xml.parsers.expat.ExpatError as exc:
+            raise Declined(f"expat: {exc}") from exc
+        return self._order.drain()
+
+    def finish(self) -> list[Row]:
+        """The last rows, once the sheet's bytes have all been fed."""
+        try:
+            self._expat.parse(self._pending, True)
+        except xml.parsers.expat.ExpatError as exc:
+            raise Declined(f"expat: {exc}") from exc
+        return self._order.drain()
+
+    def _keep(self, data: bytes, at: int) -> None:
+        """Keep data[at:] for the next block; what comes before it has been read."""
+        self._offset += at
+        self._pending = data[at:]
+
+    def _head(self, data: bytes) -> None:
+        """Up to <sheetData>, everything goes to expat."""
+        at = data.find(_SHEET_DATA_TAG)
+        if at < 0:
+            cut = max(0, len(data) - len(_SHEET_DATA_TAG))
+            self._expat.parse(data[:cut])
+            self._keep(data, cut)
+            return
+        start = at + len(_SHEET_DATA_TAG)
+        self._expat.parse(data[:start])
+        if self._expat.sheet_data_at != self._offset + at:  # the text was in a comment, say
+            self._to_expat(data, start)
+            return
+        self._keep(data, start)
+        self._step = self._rows
+        self._rows(self._pending)
+
+    def _rows(self, data: bytes) -> None:
+        """Inside <sheetData>: row by row, the grammar first, expat for a row it does not read;
+        a row expat does not end where the text says hands the rest to expat."""
+        position = 0
+        unusual = grammar.unusual(data)
+        while True:
+            position = self._grammar.read(data, position, unusual, self._expat.prefixes)
+            if data.startswith(b"</sheetData>", position):
+                self._to_expat(data, position)
+                return
+            end = data.find(b"</row>", position)
+            if end < 0:
+                rest = data[position : position + 4]
+                if len(data) - position > _MAX_ROW_BYTES or not b"<row".startswith(rest):
+                    self._to_expat(data, position)
+                    return
+                self._keep(data, position)  # wait for the row's end
+                return
+            self._expat.parse(data[position : end + len(b"</row>")])
+            if self._expat.row_end_at != self._offset + end:  # "</row>" was not a row's end
+                self._to_expat(data, end + len(b"</row>"))
+                return
+            position = end + len(b"</row>")
+
+    def _to_expat(self, data: bytes, at: int) -> None:
+        """From here on expat reads everything."""
+        self._step = self._expat_only
+        self._expat_only(data[at:])
+        self._offset += at
+
+    def _expat_only(self, data: bytes) -> None:
+        self._expat.parse(data)
+        self._keep(data, len(data))
+
+
+class RowOrder:
+    """Rows in the order openpyxl gives them: a gap in the numbering padded with empty rows, a
+    row numbered at or below one already given skipped."""
+
+    def __init__(self) -> None:
+        self._next = 1
+        self._ready: list[Row] = []
+
+    def add(self, number: int, row: Row) -> None:
+        while self._next < number:
+            self._next += 1
+            self._ready.append(())
+        if self._next > number:
+            return
+        self._next += 1
+        self._ready.append(row)
+
+    def add_cells(self, number: int, cells: list[tuple[int, Any]]) -> None:
+        """A row from its cells, (1-based column, value) in document order."""
+        if not cells:
+            self.add(number, ())
+            return
+        width = cells[-1][0]
+        row: list[Any] = [None] * width
+        for column, value in cells:
+            if 1 <= column <= width:
+                row[column - 1] = value
+        self.add(number, tuple(row))
+
+    def drain(self) -> list[Row]:
+        ready, self._ready = self._ready, []
+        return ready
+
+
+class Cells:
+    """A cell's value by openpyxl's rules (worksheet/_reader.py, parse_cell)."""
+
+    def __init__(
+        self,
+        strings: Sequence[str],
+        epoch: dt.datetime,
+        date_styles: frozenset[int],
+        duration_styles: frozenset[int],
+    ) -> None:
+        self.strings = strings
+        self.dates = date_styles
+        self._epoch = epoch
+        self._durations = duration_styles
+
+    def convert(self, kind: str, style: int, value: str | None, inline: str | None) -> Any:
+        if kind == "inlineStr":
+            return inline
+        if not value:
+            return None
+        if kind == "n":
+            number = float(value) if "." in value or "E" in value or "e" in value else int(value)
+            if style in self.dates:
+                return self._date(number, style)
+            return number
+        if kind == "s":
+            return self.strings[int(value)]
+        if kind == "b":
+            return bool(int(value))
+        if kind == "d":
+            return _from_iso8601(value)
+        return value
+
+    def _date(self, serial: float, style: int) -> Any:
+        from openpyxl.utils.datetime import from_excel
+
+        try:
+            return from_excel(serial, self._epoch, timedelta=style in self._durations)
+        except (OverflowError, ValueError):
+            return "#VALUE!"
+
+    def shared(self, cells: dict[str, Any]) -> bool:
+        """Look up a row read as JSON's shared-string indexes; False to read it cell by cell."""
+        for key in [key for key in cells if key[-1] == grammar.SHARED]:
+            column = key[:-1]
+            if column in cells or not 0 <= cells[key] < len(self.strings):
+                return False  # the column twice, or no such string
+            cells[column] = self.strings[cells.pop(key)]
+        return True
 
 
 class _PlainRow(NamedTuple):
@@ -52,142 +246,28 @@ class _PlainRow(NamedTuple):
     letters: bytes
 
 
-class SheetRows:
-    """Feeds the sheet XML to expat a block at a time and yields the rows it completed."""
+class GrammarRows:
+    """Rows read by regular expressions (grammar.py); consecutive rows of plain cells are
+    gathered and read as JSON together (unless `as_json` is off: tests hold the two equal)."""
 
     def __init__(
         self,
-        strings: Sequence[str],
-        epoch: dt.datetime,
-        date_styles: set[int],
-        duration_styles: set[int],
-        first_row: int = 1,
+        cells: Cells,
+        order: RowOrder,
+        formulas: FormulaCounter,
+        read_by: Counter[str],
+        as_json: bool = True,
     ) -> None:
-        self._strings = strings
-        self._epoch = epoch
-        self._dates = date_styles
-        self._durations = duration_styles
-        self._ready: list[Row] = []
-        self._next_row = first_row
-        self._row_number = 0
-        self._cells: list[tuple[int, Any]] = []
-        self._column = 0
-        self._type = "n"
-        self._style = 0
-        self._text: list[str] | None = None
-        self._value: str | None = None
-        self._inline: str | None = None
-        self._in_inline = False
-        self._root_seen = False
-        self._sheet_data_at = -1
-        self._row_end_at = -1
-        self._prefixes: set[bytes] = set()
-        self._json_row = grammar.json_row(frozenset(date_styles))
-        self.formulas = FormulaCounter()
-        self._parser = self._new_parser()
-        self._pending, self._offset, self._mode = b"", 0, _HEAD
+        self._cells = cells
+        self._order = order
+        self._formulas = formulas
+        self._read_by = read_by
+        self.json_row = grammar.json_row(cells.dates) if as_json else _NO_ROW
 
-    def rows(self, source: Source) -> Iterator[Row]:
-        while block := source.read(_BLOCK):
-            yield from self.feed(block)
-        yield from self.finish()
-
-    def feed(self, block: bytes) -> list[Row]:
-        """The rows that the sheet's next bytes completed."""
-        try:
-            self._pending, self._offset, self._mode = self._advance(
-                self._pending + block, self._offset, self._mode
-            )
-        except xml.parsers.expat.ExpatError as exc:
-            raise Declined(f"expat: {exc}") from exc
-        return self._drain()
-
-    def finish(self) -> list[Row]:
-        """The last rows, once the sheet's bytes have all been fed."""
-        try:
-            self._parser.Parse(self._pending, True)
-        except xml.parsers.expat.ExpatError as exc:
-            raise Declined(f"expat: {exc}") from exc
-        return self._drain()
-
-    @property
-    def between_rows(self) -> bool:
-        """Whether everything fed so far ends with a whole row inside <sheetData>, still in the
-        row-by-row mode (rows found by the grammar, read by it or handed to expat one at a
-        time): the next bytes may then be read on their own, after the sheet's head."""
-        return self._mode == _ROWS and not self._pending
-
-    @property
-    def next_row(self) -> int:
-        """The number the next row given must have; a row numbered below it is skipped."""
-        return self._next_row
-
-    @property
-    def sheet_data_at(self) -> int:
-        return self._sheet_data_at
-
-    def _new_parser(self) -> Any:
-        parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
-        parser.buffer_text = True
-        parser.buffer_size = _BLOCK
-        parser.StartDoctypeDeclHandler = _refuse
-        parser.EntityDeclHandler = _refuse
-        parser.StartElementHandler = self._start
-        parser.EndElementHandler = self._end
-        parser.CharacterDataHandler = self._characters
-        parser.StartNamespaceDeclHandler = self._namespace
-        return parser
-
-    def _advance(self, pending: bytes, offset: int, mode: int) -> tuple[bytes, int, int]:
-        """Feed what can be fed; returns the bytes kept back, their offset, and the mode.
-
-        Up to `<sheetData>` everything goes to expat. Rows that match the strict grammar of
-        excel_rows_grammar are then read by regular expressions, expat never seeing them; a row
-        that does not match is fed to expat alone, which must end it where the text says. After
-        `</sheetData>`, or once anything is not as expected, expat reads the rest."""
-        parse = self._parser.Parse
-        if mode == _HEAD:
-            at = pending.find(b"<sheetData>")
-            if at < 0:
-                cut = max(0, len(pending) - len(b"<sheetData>"))
-                parse(pending[:cut], False)
-                return pending[cut:], offset + cut, _HEAD
-            start = at + len(b"<sheetData>")
-            parse(pending[:start], False)
-            if self._sheet_data_at != offset + at:  # the text was in a comment, say
-                parse(pending[start:], False)
-                return b"", offset + len(pending), _EXPAT
-            pending, offset, mode = pending[start:], offset + start, _ROWS
-        if mode == _ROWS:
-            return self._advance_rows(pending, offset)
-        parse(pending, False)
-        return b"", offset + len(pending), mode
-
-    def _advance_rows(self, pending: bytes, offset: int) -> tuple[bytes, int, int]:
-        parse = self._parser.Parse
-        position = 0
-        unusual = grammar.unusual(pending)
-        while True:
-            position = self._matching_rows(pending, position, unusual)
-            if pending.startswith(b"</sheetData>", position):
-                parse(pending[position:], False)
-                return b"", offset + len(pending), _EXPAT
-            end = pending.find(b"</row>", position)
-            if end < 0:
-                rest = pending[position : position + 4]
-                if len(pending) - position > _MAX_ROW_BYTES or not b"<row".startswith(rest[:4]):
-                    parse(pending[position:], False)
-                    return b"", offset + len(pending), _EXPAT
-                return pending[position:], offset + position, _ROWS  # wait for the row's end
-            parse(pending[position : end + len(b"</row>")], False)
-            if self._row_end_at != offset + end:  # "</row>" was not where a row ended
-                parse(pending[end + len(b"</row>") :], False)
-                return b"", offset + len(pending), _EXPAT
-            position = end + len(b"</row>")
-
-    def _matching_rows(self, data: bytes, position: int, unusual: tuple[bool, bool]) -> int:
-        """Read the rows matching the grammar from `position` on; returns where they end.
-        Consecutive rows of plain cells are gathered and read as JSON together."""
+    def read(
+        self, data: bytes, position: int, unusual: tuple[bool, bool], prefixes: set[bytes]
+    ) -> int:
+        """Read the rows matching the grammar from `position` on; returns where they end."""
         match = grammar.ROW_START.match
         plain: list[_PlainRow] = []
         while (row := match(data, position)) is not None:
@@ -199,11 +279,9 @@ class SheetRows:
                 if close < 0:
                     break  # the rest of the row is still to come
                 body, end = data[row.end() : close], close + len(b"</row>")
-            plain_row = not attributes or grammar.plain_attributes(attributes, self._prefixes)
+            plain_row = not attributes or grammar.plain_attributes(attributes, prefixes)
             found = (
-                grammar.json_candidate(body, self._json_row, unusual)
-                if plain_row and body
-                else None
+                grammar.json_candidate(body, self.json_row, unusual) if plain_row and body else None
             )
             if found is not None:
                 plain.append(_PlainRow(position, number, body, *found))
@@ -220,8 +298,8 @@ class SheetRows:
         return position if handed_over is None else handed_over
 
     def _read_as_json(self, plain: list[_PlainRow], escapes: bool) -> int | None:
-        """Rows of plain cells in one orjson call (excel_rows_grammar.as_json). A row that
-        cannot be read so is read cell by cell; returns where expat must take over, if it must."""
+        """Rows of plain cells in one orjson call (grammar.as_json). A row that cannot be read
+        so is read cell by cell; returns where expat must take over, if it must."""
         if not plain:
             return None
         text = grammar.as_json([row.json for row in plain], escapes)
@@ -236,10 +314,10 @@ class SheetRows:
         shared = grammar.SHARED.encode() in text
         for index, row in enumerate(plain):
             cells = rows[index] if rows is not None else None
-            if cells is not None and (not shared or self._look_up_shared(cells)):
+            if cells is not None and (not shared or self._cells.shared(cells)):
                 width = _LETTER_COLUMNS.get(row.letters) or _letters_column(row.letters)
-                self._row_number = int(row.number)
-                self._end_row(tuple(map(cells.get, _column_names(width))))
+                self._order.add(int(row.number), tuple(map(cells.get, _column_names(width))))
+                self._read_by["json"] += 1
             elif not self._read_cells(row.number, row.body):
                 return row.start
         return None
@@ -253,8 +331,9 @@ class SheetRows:
             return False
         columns: list[int] = []
         values: list[Any] = []
-        add_column, add, convert, text = columns.append, values.append, self._convert, grammar.text
-        plain_numbers, strings = 0 not in self._dates, self._strings
+        add_column, add, text = columns.append, values.append, grammar.text
+        convert = self._cells.convert
+        plain_numbers, strings = 0 not in self._cells.dates, self._cells.strings
         for _, letters, s1, kind, s2, value, inline in found:
             if s1 and s2:
                 return False  # s="..." twice: not XML
@@ -274,145 +353,137 @@ class SheetRows:
                 add(convert(kind.decode() if kind else "n", style, text(value), None))
         if b"<f" in body:
             for cell, *_, value, _ in found:
-                self.formulas.cell(b"<f" in cell, text(value))
-        self._row_number = int(number)
+                self._formulas.cell(b"<f" in cell, text(value))
+        self._read_by["cells"] += 1
         if columns and columns[-1] == len(columns) and columns == list(range(1, len(columns) + 1)):
-            self._end_row(tuple(values))  # cells A, B, C... in order: the row as it stands
+            self._order.add(int(number), tuple(values))  # cells A, B, C... in order: as it stands
         else:
-            self._cells = list(zip(columns, values, strict=True))
-            self._end_row()
+            self._order.add_cells(int(number), list(zip(columns, values, strict=True)))
         return True
 
-    def _look_up_shared(self, cells: dict[str, Any]) -> bool:
-        for key in [key for key in cells if key[-1] == grammar.SHARED]:
-            column = key[:-1]
-            if column in cells or not 0 <= cells[key] < len(self._strings):
-                return False  # the column twice, or no such string: read cell by cell
-            cells[column] = self._strings[cells.pop(key)]
-        return True
 
-    def _drain(self) -> list[Row]:
-        ready, self._ready = self._ready, []
-        return ready
+class _ExpatRows:
+    """expat's handlers for a sheet: rows and cells one event at a time, whatever the markup."""
+
+    def __init__(
+        self, cells: Cells, order: RowOrder, formulas: FormulaCounter, read_by: Counter[str]
+    ) -> None:
+        self._cells = cells
+        self._order = order
+        self._formulas = formulas
+        self._read_by = read_by
+        self.prefixes: set[bytes] = set()  # namespace prefixes declared on the root
+        self.sheet_data_at = -1
+        self.row_end_at = -1
+        self._root_seen = False
+        self._row = _Row()
+        self._cell = _Cell()
+        self._parser = self._new_parser()
+
+    def parse(self, data: bytes, final: bool = False) -> None:
+        self._parser.Parse(data, final)
+
+    def _new_parser(self) -> Any:
+        parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+        parser.buffer_text = True
+        parser.buffer_size = _BLOCK
+        parser.StartDoctypeDeclHandler = _refuse
+        parser.EntityDeclHandler = _refuse
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.CharacterDataHandler = self._characters
+        parser.StartNamespaceDeclHandler = self._namespace
+        return parser
 
     def _namespace(self, prefix: str | None, uri: str) -> None:
         if not self._root_seen and prefix:  # declared on the root: in scope for every row
-            self._prefixes.add(prefix.encode())
+            self.prefixes.add(prefix.encode())
 
     def _start(self, name: str, attributes: dict[str, str]) -> None:
-        self.formulas.start(name)
+        self._formulas.start(name)
+        cell = self._cell
         if name == _CELL:  # the hot path of rows that expat reads: kept inline
             reference = attributes.get("r")
-            self._column = _column(reference) if reference else self._column + 1
-            self._type = attributes.get("t", "n")
+            cell.column = _column(reference) if reference else cell.column + 1
+            cell.kind = attributes.get("t", "n")
             style = attributes.get("s")
-            self._style = int(style) if style else 0
-            self._value = self._inline = None
-        elif name == _VALUE or (name == _TEXT and self._in_inline):
-            self._text = []
+            cell.style = int(style) if style else 0
+            cell.value = cell.inline = None
+        elif name == _VALUE or (name == _TEXT and cell.in_inline):
+            cell.text = []
         elif name == _ROW:
-            self._start_row(attributes)
+            self._row.start(attributes.get("r"))
+            cell.column = 0
         elif name == _SHEET_DATA:
-            self._sheet_data_at = self._parser.CurrentByteIndex
+            self.sheet_data_at = self._parser.CurrentByteIndex
         elif name == _INLINE:
-            self._in_inline = True
-        elif name in (_RUN, _PHONETIC) and self._in_inline:
+            cell.in_inline = True
+        elif name in (_RUN, _PHONETIC) and cell.in_inline:
             raise Declined("rich text in an inline string")
         elif not self._root_seen:
             if name != _WORKSHEET:
                 raise Declined(f"the sheet's root element is {name!r}")
             self._root_seen = True
 
-    def _start_row(self, attributes: dict[str, str]) -> None:
-        number = attributes.get("r")
-        if number is None:
-            self._row_number += 1
-        elif number.isdigit():
-            self._row_number = int(number)
-        else:
-            raise Declined(f"row number {number!r}")
-        self._column = 0
-        self._cells = []
-
     def _characters(self, data: str) -> None:
-        self.formulas.text(data)
-        if self._text is not None:
-            self._text.append(data)
+        self._formulas.text(data)
+        if self._cell.text is not None:
+            self._cell.text.append(data)
 
     def _end(self, name: str) -> None:
-        self.formulas.end(name)
+        self._formulas.end(name)
+        cell = self._cell
         if name == _CELL:
-            self._cells.append((self._column, self._cell_value()))
-        elif self._text is not None and name in (_VALUE, _TEXT):
-            text = "".join(self._text)
-            self._text = None
+            value = self._cells.convert(cell.kind, cell.style, cell.value, cell.inline)
+            self._row.cells.append((cell.column, value))
+        elif cell.text is not None and name in (_VALUE, _TEXT):
+            text = "".join(cell.text)
+            cell.text = None
             if name == _VALUE:
-                if self._value is None:  # openpyxl reads the first <v>
-                    self._value = text
-            elif self._inline is None:
-                self._inline = text
+                if cell.value is None:  # openpyxl reads the first <v>
+                    cell.value = text
+            elif cell.inline is None:
+                cell.inline = text
             else:
                 raise Declined("an inline string of several texts")
         elif name == _ROW:
-            self._row_end_at = self._parser.CurrentByteIndex
-            self._end_row()
+            self.row_end_at = self._parser.CurrentByteIndex
+            self._order.add_cells(self._row.number, self._row.cells)
+            self._read_by["expat"] += 1
         elif name == _INLINE:
-            self._in_inline = False
-            if self._inline is None:
+            cell.in_inline = False
+            if cell.inline is None:
                 raise Declined("an inline string without text")
 
-    def _cell_value(self) -> Any:
-        return self._convert(self._type, self._style, self._value, self._inline)
 
-    def _convert(self, kind: str, style: int, value: str | None, inline: str | None) -> Any:
-        """A cell's value by openpyxl's rules (worksheet/_reader.py, parse_cell)."""
-        if kind == "inlineStr":
-            return inline
-        if not value:
-            return None
-        if kind == "n":
-            number = float(value) if "." in value or "E" in value or "e" in value else int(value)
-            if style in self._dates:
-                return self._date(number, style)
-            return number
-        if kind == "s":
-            return self._strings[int(value)]
-        if kind == "b":
-            return bool(int(value))
-        if kind == "d":
-            return _from_iso8601(value)
-        return value
+class _Row:
+    """The row expat is in: its number (counted on where `r` is missing) and its cells."""
 
-    def _date(self, serial: float, style: int) -> Any:
-        from openpyxl.utils.datetime import from_excel
+    def __init__(self) -> None:
+        self.number = 0
+        self.cells: list[tuple[int, Any]] = []
 
-        try:
-            return from_excel(serial, self._epoch, timedelta=style in self._durations)
-        except (OverflowError, ValueError):
-            return "#VALUE!"
+    def start(self, number: str | None) -> None:
+        if number is None:
+            self.number += 1
+        elif number.isdigit():
+            self.number = int(number)
+        else:
+            raise Declined(f"row number {number!r}")
+        self.cells = []
 
-    def _end_row(self, whole: Row | None = None) -> None:
-        """The row just read, padded as openpyxl pads it; `whole` when it needs no padding."""
-        number = self._row_number
-        while self._next_row < number:
-            self._next_row += 1
-            self._ready.append(())
-        if self._next_row > number:
-            return  # openpyxl skips a row numbered at or below one already given
-        self._next_row += 1
-        if whole is not None:
-            self._ready.append(whole)
-            return
-        cells = self._cells
-        if not cells:
-            self._ready.append(())
-            return
-        width = cells[-1][0]
-        row: list[Any] = [None] * width
-        for column, value in cells:
-            if 1 <= column <= width:
-                row[column - 1] = value
-        self._ready.append(tuple(row))
+
+class _Cell:
+    """The cell expat is in."""
+
+    def __init__(self) -> None:
+        self.column = 0
+        self.kind = "n"
+        self.style = 0
+        self.text: list[str] | None = None
+        self.value: str | None = None
+        self.inline: str | None = None
+        self.in_inline = False
 
 
 class FormulaCounter:
@@ -454,16 +525,6 @@ class FormulaCounter:
 def _column_names(width: int) -> tuple[str, ...]:
     """The keys of a row read as JSON: "A", "B", ... up to column `width`."""
     return tuple(column_letter(index) for index in range(width))
-
-
-def column_letter(index: int) -> str:
-    """The column letters Excel shows for a 0-based index (0 -> A, 26 -> AA)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 _COLUMNS: dict[str, int] = {}
