@@ -71,6 +71,14 @@ class Layout:
             )
 
 
+def entries(folder: Path) -> list[str]:
+    """A folder's entries; none if it cannot be listed (for reports, not for decisions)."""
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
 def new_token(now: float) -> str:
     """A claim folder name that sorts by claim time and cannot already exist."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))

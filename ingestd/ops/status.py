@@ -17,7 +17,7 @@ from ingestd.core.names import printable_name
 from ingestd.core.settle import wanted
 from ingestd.errors import JournalCorrupt
 from ingestd.fs.claim import ClaimFolder, receipt_kind
-from ingestd.fs.spool import Layout
+from ingestd.fs.spool import Layout, entries
 from ingestd.settings import InboxSettings
 
 RECENT = 10
@@ -58,7 +58,7 @@ class InboxStatus:
 def inbox_status(inbox: InboxSettings, recent: int = RECENT) -> InboxStatus:
     layout = Layout(inbox.root)
     status = InboxStatus(inbox.name, str(inbox.root))
-    for name in sorted(_entries(layout.inbox)):
+    for name in sorted(entries(layout.inbox)):
         path = layout.inbox / name
         if not _is_regular(path):
             continue
@@ -66,7 +66,7 @@ def inbox_status(inbox: InboxSettings, recent: int = RECENT) -> InboxStatus:
             status.receipts_in_inbox.append(printable_name(name))
         elif wanted(name, inbox.patterns):
             status.waiting.append(printable_name(name))
-    for token in sorted(_entries(layout.work)):
+    for token in sorted(entries(layout.work)):
         folder = layout.work / token
         claim = ClaimFolder.in_folder(folder) if folder.is_dir() else None
         if claim is not None:
@@ -103,7 +103,7 @@ def _claimed(claim: ClaimFolder) -> Claimed:
 
 def _recent(base: Path, count: int, failed: bool) -> list[Finished]:
     folders = sorted(
-        (base / day / token for day in _entries(base) for token in _entries(base / day)),
+        (base / day / token for day in entries(base) for token in entries(base / day)),
         key=lambda p: (p.parent.name, p.name),
         reverse=True,
     )
@@ -128,13 +128,6 @@ def _is_regular(path: Path) -> bool:
         return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:
         return False
-
-
-def _entries(folder: Path) -> list[str]:
-    try:
-        return os.listdir(folder)
-    except OSError:
-        return []
 
 
 def as_json(statuses: list[InboxStatus]) -> bytes:

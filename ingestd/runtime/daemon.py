@@ -5,7 +5,6 @@ reloads). Nothing here touches a file's life; runtime/inbox.py and pipeline/ do.
 from __future__ import annotations
 
 import math
-import os
 import random
 import signal
 import threading
@@ -24,7 +23,7 @@ from ingestd.core.settle import wanted
 from ingestd.errors import ConfigError
 from ingestd.failpoints import Failpoints
 from ingestd.fs.durable import Disk
-from ingestd.fs.spool import Layout, Spool
+from ingestd.fs.spool import Layout, Spool, entries
 from ingestd.pipeline import isolation
 from ingestd.pipeline.delivery import Delivery, RetryPolicy
 from ingestd.pipeline.sender import Sender
@@ -283,9 +282,9 @@ class Daemon:
         for name, running in list(self._running.items()):
             labels = {"inbox": name}
             layout, patterns = running.inbox.spool.layout, running.settings.patterns
-            waiting = sum(1 for n in _listdir(layout.inbox) if wanted(n, patterns))
+            waiting = sum(1 for n in entries(layout.inbox) if wanted(n, patterns))
             yield "ingestd_inbox_files", "Files waiting in inbox/", labels, float(waiting)
-            work = float(len(_listdir(layout.work)))
+            work = float(len(entries(layout.work)))
             yield "ingestd_work_files", "Claimed files in work/", labels, work
             last = running.inbox.progress.last_ack_at
             since = now - last if last is not None else math.nan
@@ -309,10 +308,3 @@ def _redact(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         text = text.replace(secret, "[secret]")
     return text
-
-
-def _listdir(folder: Path) -> list[str]:
-    try:
-        return os.listdir(folder)
-    except OSError:
-        return []
