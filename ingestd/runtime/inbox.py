@@ -312,6 +312,7 @@ class Inbox:
                     ahead = self._ingest(claim, stager)
                 finally:
                     self._claims.finished()
+                    self.wake()  # the scout: room for another claim
                 if not scheduling.takes_queued(self._mode) and ahead is not None:
                     self._claims.finished()  # taken early, left in work/ for a successor
                     ahead = None
