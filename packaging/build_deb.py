@@ -23,6 +23,9 @@ LAUNCHER = """#!/usr/bin/python3
 import os
 import sys
 
+# The package ships its byte-code; nothing may write more of it into /usr/lib/ingestd, where
+# dpkg would not know it (a purge would leave it behind).
+sys.dont_write_bytecode = True
 _here = os.path.dirname(os.path.realpath(__file__))
 _lib = os.path.join(_here, "..", "lib", "ingestd", "site-packages")
 sys.path.insert(0, os.path.normpath(_lib))
@@ -62,6 +65,7 @@ def stage(tree: Path, python: str) -> None:
         check=True,
     )
     shutil.rmtree(site / "bin", ignore_errors=True)
+    compile_bytecode(site, python)
     install(tree / "usr/bin/ingestd", LAUNCHER.encode(), 0o755)
     units = tree / "usr/lib/systemd/system"
     for unit in ("ingestd.service", "ingestd@.service"):
@@ -81,6 +85,24 @@ def stage(tree: Path, python: str) -> None:
     ]:
         install(docs / doc.name, doc.read_bytes())
     install(docs / "copyright", (HERE / "debian/copyright").read_bytes())
+
+
+def compile_bytecode(site: Path, python: str) -> None:
+    """Byte-code for the target interpreter, shipped and owned by the package: a faster start,
+    and nothing written at run time. Unchecked hashes: the sources never change after install."""
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "compileall",
+            "-q",
+            "-j0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(site),
+        ],
+        check=True,
+    )
 
 
 def control(tree: Path) -> None:
