@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     receiver.add_argument("--data", type=Path, default=Path("receiver-data"))
     receiver.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     receiver.add_argument("--tls-key", type=Path, help="and this private key (PEM)")
+    receiver.add_argument(
+        "--token-file", type=Path, help="require Authorization: Bearer <the file's one line>"
+    )
     receiver.set_defaults(func=_receiver)
 
     check = commands.add_parser(
@@ -134,7 +137,8 @@ def _receiver(args: argparse.Namespace) -> int:
 
     log.setup()
     tls = (args.tls_cert, args.tls_key) if args.tls_cert and args.tls_key else None
-    server = ReceiverServer(args.data, args.host, args.port, tls)
+    token = args.token_file.read_text(encoding="utf-8").strip() if args.token_file else None
+    server = ReceiverServer(args.data, args.host, args.port, tls, token)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.stop).start()

@@ -99,6 +99,10 @@ def compile_bytecode(site: Path, python: str) -> None:
             "-j0",
             "--invalidation-mode",
             "unchecked-hash",
+            "-s",
+            str(site),
+            "-p",
+            "/usr/lib/ingestd/site-packages",  # the path tracebacks name
             str(site),
         ],
         check=True,

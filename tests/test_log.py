@@ -98,7 +98,9 @@ def test_under_systemd_each_entry_goes_to_the_journal_with_fields_of_its_own(tmp
     assert failed["PRIORITY"] == "3" and retry["PRIORITY"] == "4"
     assert failed["INGESTION_ID"] == "abc" and failed["INBOX"] == "p"
     assert failed["REASON"] == "invalid_input" and failed["ERROR"] == "bad\nthing"
-    assert failed["MESSAGE"].startswith("file failed ") and "reason=invalid_input" in failed["MESSAGE"]
+    assert (
+        failed["MESSAGE"].startswith("file failed ") and "reason=invalid_input" in failed["MESSAGE"]
+    )
     assert retry["CHUNK_NUMBER"] == "3" and failed["SYSLOG_IDENTIFIER"] == "ingestd"
     assert (tmp_path / "stdout").read_text() == ""  # nothing twice
 

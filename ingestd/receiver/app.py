@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import re
 import threading
 from collections.abc import Mapping
@@ -24,8 +25,9 @@ _DIGEST = re.compile(r"sha-256=:([A-Za-z0-9+/=]+):")
 class ReceiverApp:
     """Accepts chunks strictly in order, recognises resends by chunk number, stores durably."""
 
-    def __init__(self, data: Path, store: Store | None = None) -> None:
+    def __init__(self, data: Path, store: Store | None = None, token: str | None = None) -> None:
         self.store = store or Store(data)
+        self._token = token
         self._lock = threading.Lock()
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
@@ -40,6 +42,10 @@ class ReceiverApp:
 
     @gc_paused()
     def _post(self, headers: Mapping[str, str], body: bytes) -> Response:
+        if self._token is not None and not hmac.compare_digest(
+            headers.get("authorization", "").encode(), f"Bearer {self._token}".encode()
+        ):
+            return _json(401, {"ack": False, "error": "Bad token"})
         if not _digest_matches(headers, body):
             return _refuse(CHECKSUM_MISMATCH, detail="Content-Digest does not match the body")
         try:

@@ -66,8 +66,9 @@ class ReceiverServer:
         host: str = "127.0.0.1",
         port: int = 9000,
         tls: tuple[Path, Path] | None = None,
+        token: str | None = None,
     ) -> None:
-        self.app = ReceiverApp(data)
+        self.app = ReceiverApp(data, token=token)
         self._server = _Server((host, port), self.app)
         self._scheme = "http"
         if tls is not None:

@@ -134,3 +134,16 @@ def test_a_new_ndjson_file_is_durable_by_name_before_its_chunk_is_committed(tmp_
     post(app, chunk(1, [{"a": 2}], 1))
     assert folder not in synced  # the file exists already: its contents alone are synced
     app.close()
+
+
+def test_a_receiver_given_a_token_refuses_a_request_without_it(tmp_path):
+    """--token-file: 401 and "Bad token" unless Authorization: Bearer <token> comes along."""
+    app = ReceiverApp(tmp_path, token="t0ken")
+    body = chunk(0, [{"a": 1}], 0)
+    headers = {"content-digest": protocol.content_digest(body)}
+    assert app.handle("POST", "/cb", headers, body)[0] == 401
+    wrong = {**headers, "authorization": "Bearer other"}
+    assert orjson.loads(app.handle("POST", "/cb", wrong, body)[1])["error"] == "Bad token"
+    right = {**headers, "authorization": "Bearer t0ken"}
+    assert orjson.loads(app.handle("POST", "/cb", right, body)[1])["ack"] is True
+    app.close()
