@@ -18,12 +18,13 @@ import resource, sys, time, tempfile, pathlib
 resource.setrlimit(resource.RLIMIT_AS, (1024 << 20, 1024 << 20))
 from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
-from ingestd.readers import chooser
-from ingestd.readers.excel.reference import ExcelReader
-from ingestd.readers.json.reference import JsonReader
+from ingestd.readers.inbox import readers_for
+from ingestd.settings import InboxSettings
 from ingestd.pipeline.staging import stage_file
 path = pathlib.Path(sys.argv[1])
-reader = chooser(JsonReader(), ExcelReader())(path.name)
+inbox = InboxSettings(name="b", root="/b", callback_url="http://127.0.0.1/", patterns=["*"],
+                      xml_record_path="/catalog/product")
+reader = readers_for(inbox)(path.name)
 out = pathlib.Path(tempfile.mkdtemp())
 start = time.perf_counter()
 try:

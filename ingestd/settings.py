@@ -11,7 +11,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ingestd.core.settle import may_match_suffix
 from ingestd.errors import ConfigError
+from ingestd.readers.xml.paths import RecordPath
+
+DEFAULT_PATTERNS = ("*.json", "*.xlsx", "*.xlsm", "*.csv", "*.tsv", "*.ndjson", "*.jsonl")
 
 
 class InboxSettings(BaseModel):
@@ -20,9 +24,7 @@ class InboxSettings(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
     root: Path
     callback_url: str
-    patterns: list[str] = Field(
-        default_factory=lambda: ["*.json", "*.xlsx", "*.xlsm"], min_length=1
-    )
+    patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_PATTERNS), min_length=1)
     chunk_records: int = Field(500, ge=1)
     chunk_bytes: int = Field(1048576, ge=1024)
     settle_seconds: float = Field(2.0, ge=0)
@@ -33,6 +35,13 @@ class InboxSettings(BaseModel):
     excel_sheet: str | int | None = None
     excel_header_row: int = Field(1, ge=1)
     excel_header_conflicts: Literal["fail", "rename"] = "fail"
+    csv_delimiter: str = Field(",", min_length=1, max_length=1)
+    csv_quotechar: str = Field('"', min_length=1, max_length=1)
+    csv_encoding: Literal["utf-8", "cp1252", "latin-1", "utf-16"] = "utf-8"
+    csv_header_row: int = Field(1, ge=1)
+    csv_header_conflicts: Literal["fail", "rename"] = "fail"
+    xml_record_path: str | None = None
+    xml_namespaces: dict[str, str] = Field(default_factory=dict)
     callback_token_file: Path | None = None
     callback_token_credential: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
     tls_verify: bool = True
@@ -90,6 +99,27 @@ class InboxSettings(BaseModel):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _xml_needs_a_record_path(self) -> InboxSettings:
+        if self.xml_record_path is not None:
+            try:
+                RecordPath.parse(self.xml_record_path, self.xml_namespaces)
+            except ValueError as exc:
+                raise ValueError(f"inbox {self.name}: xml_record_path: {exc}") from None
+        elif any(may_match_suffix(pattern, ".xml") for pattern in self.patterns):
+            raise ValueError(
+                f"inbox {self.name}: its patterns admit .xml files, so xml_record_path must be "
+                "set (the path of the record element, e.g. '/BMECAT/T_NEW_CATALOG/PRODUCT')"
+            )
+        return self
+
+    @field_validator("csv_delimiter", "csv_quotechar")
+    @classmethod
+    def _not_a_line_break(cls, value: str) -> str:
+        if value in "\r\n":
+            raise ValueError("cannot be a line break")
         return value
 
     @field_validator("json_items_path")
@@ -159,4 +189,4 @@ def from_mapping(data: dict[str, Any], origin: str = "config") -> Settings:
 
 def _describe(error: Any) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    return f"{where}: {error['msg']}"
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}"

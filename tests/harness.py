@@ -20,15 +20,23 @@ from ingestd.pipeline.delivery import Delivery, RetryPolicy
 from ingestd.pipeline.ingest import Ingestion
 from ingestd.pipeline.sender import Sender
 from ingestd.pipeline.staging import InProcess, Stager
-from ingestd.readers import Reader, chooser
-from ingestd.readers.excel import ExcelReader
-from ingestd.readers.json import JsonReader
+from ingestd.readers import Reader
+from ingestd.readers.inbox import readers_for
 from ingestd.receiver.app import ReceiverApp
 from ingestd.runtime.metrics import Metrics
 from ingestd.runtime.progress import InboxProgress
+from ingestd.settings import DEFAULT_PATTERNS, InboxSettings
 from tests.fakes import FakeClock
 
 TWO_PER_CHUNK = ChunkLimits(2, 1 << 20)
+INBOX = InboxSettings(
+    name="products",
+    root=Path("/nonexistent"),
+    callback_url="http://127.0.0.1:9/callback",
+    patterns=[*DEFAULT_PATTERNS, "*.xml"],
+    xml_record_path="/catalog/product",
+)
+"""The settings the harness reads files by, unless a test gives its own readers."""
 HttpFault = Callable[[httpx.Request, "Harness"], httpx.Response | None]
 
 
@@ -55,9 +63,9 @@ class Harness:
         self.stop = threading.Event()
         self.limits = limits
         self.stager = stager or InProcess()  # a stager given is the caller's to close
-        self.reader_for = reader_for or chooser(JsonReader(), ExcelReader())
+        self.reader_for = reader_for or readers_for(INBOX)
         self.progress = InboxProgress("products", self.clock, metrics)
-        self.spool = Spool(self.layout, ["*.json", "*.xlsx", "*.xlsm"], "products", self.disk)
+        self.spool = Spool(self.layout, INBOX.patterns, "products", self.disk)
         self.sender = Sender("http://127.0.0.1:9/callback", 5, httpx.MockTransport(self._handle))
         self.delivery = Delivery(
             self.sender,
@@ -190,3 +198,9 @@ def stage_bytes(folder: Path, name: str, data: bytes, reader: Reader, limits: Ch
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_bytes(data)
     return stage(StageRequest(ClaimFolder(folder, name), reader, limits))
+
+
+def staged_records(folder: Path, name: str, data: bytes, reader: Reader) -> list[dict]:  # type: ignore[type-arg]
+    """The records staging makes of `data` read by `reader`, as the receiver will see them."""
+    stage_bytes(folder, name, data, reader, ChunkLimits(1000, 1 << 20))
+    return [orjson.loads(line) for line in (folder / f"{name}.staged").read_bytes().splitlines()]

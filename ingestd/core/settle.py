@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import heapq
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -23,6 +24,22 @@ def wanted(name: str, patterns: Iterable[str]) -> bool:
     if name.startswith((".", "~$")) or name.endswith(TEMPORARY_SUFFIXES):
         return False
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def may_match_suffix(pattern: str, suffix: str) -> bool:
+    """Whether `pattern` admits some name ending in `suffix`, in any case: tried on a few names
+    made from the pattern itself (each `*` as nothing, as the suffix, as a name with it; `?`
+    and `[...]` as a character they admit)."""
+    plain = re.sub(r"\[[^]]+\]", _a_member, pattern)
+    plain = plain.replace("?", "x")
+    names = {plain.replace("*", fill) for fill in ("", suffix, "x" + suffix)}
+    names |= {name + suffix for name in set(names)}
+    return any(n.lower().endswith(suffix) and fnmatch.fnmatchcase(n, pattern) for n in names)
+
+
+def _a_member(character_class: re.Match[str]) -> str:
+    members = (c for c in "xaA0_-." if fnmatch.fnmatchcase(c, character_class.group(0)))
+    return next(members, "x")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from ingestd.errors import Declined, Reread
 
 __all__ = [
     "EXCEL_SUFFIXES",
+    "KINDS",
     "CanonicalRecord",
     "Declined",
     "ReadDetails",
@@ -45,6 +46,15 @@ class CanonicalRecord(bytes):
 
 
 EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".ods"})
+KINDS = {
+    **dict.fromkeys(EXCEL_SUFFIXES, "excel"),
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".xml": "xml",
+}
+"""Which reader a name's suffix (in any case) asks for; any other name is read as JSON."""
 
 
 @dataclass
@@ -158,12 +168,11 @@ class Reader(Protocol):
         sheet, row...), for a report about a record found bad after the reader gave it."""
 
 
-def chooser(json_reader: Reader, excel_reader: Reader) -> Callable[[str], Reader]:
-    """Pick a file's reader by its name: workbook suffixes go to Excel, everything else to JSON."""
+def chooser(readers: Mapping[str, Reader]) -> Callable[[str], Reader]:
+    """Pick a file's reader by its name: `readers` by kind ("json", "excel", "csv", "tsv",
+    "ndjson", "xml"), chosen by KINDS."""
 
     def choose(name: str) -> Reader:
-        if PurePath(name).suffix.lower() in EXCEL_SUFFIXES:
-            return excel_reader
-        return json_reader
+        return readers[KINDS.get(PurePath(name).suffix.lower(), "json")]
 
     return choose

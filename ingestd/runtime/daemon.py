@@ -28,9 +28,7 @@ from ingestd.pipeline import isolation
 from ingestd.pipeline.delivery import Delivery, RetryPolicy
 from ingestd.pipeline.sender import Sender
 from ingestd.pipeline.staging import Stager
-from ingestd.readers import chooser
-from ingestd.readers.excel import ExcelReader
-from ingestd.readers.json import JsonReader
+from ingestd.readers.inbox import readers_for
 from ingestd.runtime.inbox import Inbox, Parts, Timing
 from ingestd.runtime.metrics import Metrics, NoMetrics, PrometheusMetrics
 from ingestd.runtime.notify import Notifier, watchdog_interval
@@ -180,14 +178,7 @@ class Daemon:
         parts = Parts(
             spool=Spool(layout, settings.patterns, settings.name, self._disk, self._failpoints),
             delivery=Delivery(sender, retry, self.clock, self.stop_event, progress, random.random),
-            reader_for=chooser(
-                JsonReader(settings.json_items_path),
-                ExcelReader(
-                    settings.excel_sheet,
-                    settings.excel_header_row,
-                    header_conflicts=settings.excel_header_conflicts,
-                ),
-            ),
+            reader_for=readers_for(settings),
             limits=ChunkLimits(settings.chunk_records, settings.chunk_bytes),
             new_stager=lambda: self._new_stager(settings),
             failpoints=self._failpoints,

@@ -284,25 +284,6 @@ def test_a_failed_workbook_lands_in_failed_with_a_report(h, tmp_path):
     assert h.sent == []
 
 
-@pytest.mark.parametrize(
-    "name,kind",
-    [
-        ("a.json", "json"),
-        ("a.xlsx", "excel"),
-        ("A.XLSM", "excel"),
-        ("a.xls", "excel"),
-        ("a.ods", "excel"),
-        ("a.data", "json"),
-        ("xlsx", "json"),
-    ],
-)
-def test_a_file_is_read_by_the_reader_its_name_calls_for(name, kind):
-    from ingestd.readers import chooser
-    from ingestd.readers.json.reference import JsonReader
-
-    assert chooser(JsonReader(), ExcelReader())(name).file_type == kind
-
-
 def both_readers(path: Path, conflicts: str = "fail") -> list[dict]:
     """The records as staged (rereading when a reader asks), by the streaming reader and by
     openpyxl, which must agree."""
@@ -392,10 +373,10 @@ def test_a_value_under_an_empty_header_found_late_puts_its_column_in_every_recor
 
 
 def test_renames_are_in_the_log_and_the_receipt(tmp_path):
-    from ingestd.readers import chooser
-    from ingestd.readers.json.reference import JsonReader
+    from ingestd.readers.inbox import readers_for
+    from tests.harness import INBOX
 
-    rename = chooser(JsonReader(), ExcelReader(header_conflicts="rename"))
+    rename = readers_for(INBOX.model_copy(update={"excel_header_conflicts": "rename"}))
     h = Harness(tmp_path, ChunkLimits(2, 1 << 20), reader_for=rename)
     try:
         path = workbooks.write(tmp_path / "t.xlsx", {"S": RENAMING})

@@ -1,5 +1,5 @@
 """A sheet's rows to records, whichever reader read them: the header row names the fields
-(core/headers.py, by excel_header_conflicts), each non-blank row below it is a record, and each
+(readers/tabular.py, by excel_header_conflicts), each non-blank row below it is a record, and each
 cell's value becomes plain JSON (dates, times and durations as ISO 8601 text)."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ingestd.core import headers
-from ingestd.errors import InvalidInput, Reread
-from ingestd.readers import ReadDetails, Record
+from ingestd.errors import InvalidInput
+from ingestd.readers import Record
+from ingestd.readers.tabular import Naming, empty
 
 
 def rows_to_records(
@@ -23,7 +24,8 @@ def rows_to_records(
     numbered = enumerate(rows, start=1)
     for number, row in numbered:
         if number == header_row:
-            names = naming.start(_header(row, number, sheet), number, sheet)
+            header = _header(row, number, sheet)
+            names = naming.start(header, f"of sheet {sheet!r}", sheet=sheet, row=number)
             yield from _records_under(names, numbered, sheet, naming)
             return
     raise InvalidInput(f"sheet {sheet!r} has no header row {header_row}: it is empty", sheet=sheet)
@@ -48,64 +50,17 @@ def _records_under(
         record, unnamed = _record(names, row)
         if unnamed:
             if not naming.renaming:
-                raise _value_under_empty_header(unnamed[0], number, sheet, index)
+                raise naming.value_under_empty_header(
+                    unnamed[0],
+                    f"cell {headers.column_letter(unnamed[0])}{number} of sheet {sheet!r}",
+                    record_index=index,
+                    sheet=sheet,
+                    row=number,
+                )
             names = naming.add(unnamed, index, numbered)
             named = all(names)
             record, _ = _record(names, row)
         yield record
-
-
-class Naming:
-    """Field names for one sheet's columns, by `excel_header_conflicts`; when renaming, a value
-    under an empty header found after the first record means the records already given lack
-    its column: the rest of the sheet is searched for more such columns, and the reading starts
-    again (Reread) knowing them all, so that every record has every column."""
-
-    def __init__(self, conflicts: str, details: ReadDetails) -> None:
-        self.renaming = conflicts == headers.RENAME
-        self._conflicts = conflicts
-        self._details = details
-        self._header: list[str] = []
-        self._known: set[int] = set(details.hints.get(COLUMNS_WITH_VALUES, ()))
-
-    def start(self, header: list[str], number: int, sheet: str) -> list[str]:
-        self._header = header
-        try:
-            return self._names()
-        except headers.DuplicateHeader as exc:
-            first, second = exc.columns
-            raise InvalidInput(
-                f"columns {first} and {second} of sheet {sheet!r} both have the header "
-                f"{exc.name!r}: a record cannot hold the same field twice (set "
-                'excel_header_conflicts = "rename" to keep both)',
-                sheet=sheet,
-                row=number,
-                columns=exc.columns,
-            ) from None
-
-    def add(
-        self,
-        columns: list[int],
-        index: int,
-        rest: Iterator[tuple[int, tuple[Any, ...]]],
-    ) -> list[str]:
-        self._known.update(columns)
-        if index > 0:
-            for _, row in rest:
-                self._known.update(c for c, v in enumerate(row) if not _empty(v))
-            self._known.difference_update(i for i, name in enumerate(self._header) if name)
-            self._details.hints[COLUMNS_WITH_VALUES] = sorted(self._known)
-            raise Reread(f"columns with values under an empty header: {sorted(self._known)}")
-        return self._names()
-
-    def _names(self) -> list[str]:
-        columns = headers.name_columns(self._header, self._conflicts, self._known)
-        if columns.renamed:
-            self._details.notes["renamed_columns"] = columns.renamed
-        return columns.names
-
-
-COLUMNS_WITH_VALUES = "excel_columns_with_values"
 
 
 def record_rows(
@@ -124,7 +79,7 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _header(row: tuple[Any, ...], number: int, sheet: str) -> list[str]:
-    names = ["" if _empty(v) else _text(v).strip() for v in row]
+    names = ["" if empty(v) else _text(v).strip() for v in row]
     if not any(names):
         raise InvalidInput(
             f"header row {number} of sheet {sheet!r} is empty", sheet=sheet, row=number
@@ -144,25 +99,12 @@ def _record(names: list[str], row: tuple[Any, ...]) -> tuple[Record, list[int]]:
             value = _json_value(cell)  # floats (not finite ones), dates, times, durations
         if name:
             record[name] = value
-        elif not _empty(value):
+        elif not empty(value):
             unnamed.append(index)
     for name in names[len(row) :]:
         if name:
             record[name] = None
     return record, unnamed
-
-
-def _value_under_empty_header(column: int, number: int, sheet: str, index: int) -> InvalidInput:
-    letter = headers.column_letter(column)
-    return InvalidInput(
-        f"cell {letter}{number} of sheet {sheet!r} holds a value under an empty header "
-        "(a missing header, or a merged header cell): the value would be lost (set "
-        'excel_header_conflicts = "rename" to keep it as column_' + letter + ")",
-        record_index=index,
-        sheet=sheet,
-        row=number,
-        column=letter,
-    )
 
 
 def _json_value(value: Any) -> Any:
@@ -206,7 +148,3 @@ def _whole_seconds(value: dt.datetime) -> tuple[dt.datetime, int]:
 def _text(value: Any) -> str:
     converted = _json_value(value)
     return converted if isinstance(converted, str) else str(converted)
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == ""

@@ -25,10 +25,11 @@ from ingestd.readers import (
     Reread,
     SourceStream,
 )
-from ingestd.readers.excel.records import Naming, record_rows, rows_to_records
+from ingestd.readers.excel.records import record_rows, rows_to_records
 from ingestd.readers.excel.streaming import FormulaCounter, SheetRows
 from ingestd.readers.excel.workbook import read_workbook, shared_strings
 from ingestd.readers.excel.workbook_zip import SAVE_AS_XLSX, open_workbook_zip
+from ingestd.readers.tabular import Naming
 
 
 class ExcelReader:
@@ -55,7 +56,7 @@ class ExcelReader:
     ) -> Iterator[Record | CanonicalRecord]:
         f = stream.seekable()
         with open_workbook_zip(f) as archive:
-            naming = Naming(self._conflicts, details)
+            naming = Naming(self._conflicts, details, "excel_header_conflicts")
             try:
                 if self._streaming:
                     uncached = yield from self._read_streaming(archive, naming, details)

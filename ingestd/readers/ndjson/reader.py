@@ -1,0 +1,95 @@
+"""NDJSON (JSON Lines) files: one JSON object per line, UTF-8.
+
+Each line is parsed by orjson, which holds every rule the `.json` reader holds: no NaN or
+Infinity, no lone surrogate escapes, valid UTF-8 only, the last of duplicate keys kept. orjson
+reads integers up to 2^64 - 1 exactly but larger ones as doubles, so a line with a run of 19
+digits is read again by the standard library's exact parser, for staging to refuse an integer
+beyond signed 64 bits, as it does for `.json` files. Blank lines are skipped; `\\r\\n` and a
+last line without a line end are fine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from ingestd.core import numbers
+from ingestd.errors import InvalidInput
+from ingestd.readers.base import ReadDetails, Reader, Record, SourceStream
+from ingestd.readers.json.text import BOM, WHITESPACE
+
+_BLOCK = 1 << 16
+
+
+class NdjsonReader:
+    file_type = "ndjson"
+    fast: Reader | None = None
+
+    def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
+        count = 0
+        for line, offset, text in _records(stream):
+            try:
+                record = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                raise _malformed(exc, line, offset, text, count) from None
+            if numbers.may_hold_long_integer(text):
+                record = json.loads(text)  # integers exactly; orjson has vouched for the rest
+            yield record
+            count += 1
+        if count == 0 and stream.consumed > 0:
+            raise InvalidInput(
+                "the file holds only blank lines: an empty export is not an empty catalog"
+            )
+
+    def where(self, fd: int, index: int) -> dict[str, Any]:
+        for found, (line, offset, _) in enumerate(_records(SourceStream(fd))):
+            if found == index:
+                return {"record_index": index, "line": line, "byte_offset": offset}
+        return {"record_index": index}
+
+
+def _records(stream: SourceStream) -> Iterator[tuple[int, int, bytes]]:
+    """Each non-blank line: its number, the byte offset of its text, the text."""
+    for number, offset, line in _lines(stream):
+        skip = len(BOM) if number == 1 and line.startswith(BOM) else 0
+        text = line[skip:].lstrip(WHITESPACE)
+        if text:
+            yield number, offset + len(line) - len(text), text.rstrip(WHITESPACE)
+
+
+def _lines(stream: SourceStream) -> Iterator[tuple[int, int, bytes]]:
+    """The file's lines (without "\\n"), each with its number and byte offset."""
+    number, offset = 1, 0
+    pieces: list[bytes] = []
+    while block := stream.read(_BLOCK):
+        pieces.append(block)
+        if b"\n" not in block:
+            continue  # a long line grows as a list, not by copying
+        lines = b"".join(pieces).split(b"\n")
+        pieces = [lines.pop()]
+        for line in lines:
+            yield number, offset, line
+            number += 1
+            offset += len(line) + 1
+    if any(pieces):
+        yield number, offset, b"".join(pieces)
+
+
+def _malformed(
+    exc: orjson.JSONDecodeError, line: int, offset: int, text: bytes, index: int
+) -> InvalidInput:
+    """orjson counts characters; the report counts bytes, from the start of the file."""
+    try:
+        at = len(text.decode("utf-8")[: exc.pos].encode("utf-8"))
+        reason = exc.msg.replace("no low surrogate", "a lone UTF-16 surrogate escape")
+    except UnicodeDecodeError as bad:
+        at, reason = bad.start, f"the bytes are not UTF-8 ({bad.reason})"
+    return InvalidInput(
+        f"line {line}: malformed JSON: {reason}",
+        record_index=index,
+        line=line,
+        byte_offset=offset + at,
+    )
