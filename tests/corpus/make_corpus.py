@@ -2,6 +2,7 @@
 
     python -m tests.corpus.make_corpus
 
+XML files are read with xml_record_path = "/catalog/product" (tests/harness.py's INBOX).
 Each file's expected outcome is one of: delivered (with its record count), failed (with the
 report's reason and a phrase of its error), or ignored (never claimed). The files are committed;
 this script documents how each was made and can make them again.
@@ -121,6 +122,86 @@ JSON: dict[str, tuple[bytes, dict[str, Any]]] = {
 }
 
 
+CSV: dict[str, tuple[bytes, dict[str, Any]]] = {
+    "valid.csv": (b'sku,name,price\r\nA,Anvil,9.99\r\nB,"Bolt, 10 mm",0.10\r\n', delivered(2)),
+    "semicolons.csv": (b"sku;name\nA;Anvil\n", delivered(1)),  # one field named "sku;name"
+    "valid.tsv": (b"sku\tname\nA\tAnvil\n", delivered(1)),
+    "header-only.csv": (b"sku,name\n", delivered(0)),
+    "blank-lines-only.csv": (b"\n\r\n\n", failed("is blank")),
+    "bom-only.csv": (b"\xef\xbb\xbf", failed("ends before line 1")),
+    "cp1252-bytes.csv": ("sku,name\nA,Café\n".encode("cp1252"), failed("not utf-8 text")),
+    "utf16-with-bom.csv": ("sku,name\nA,b\n".encode("utf-16"), failed("not utf-8 text")),
+    "ragged-row.csv": (b"sku,name\nA,b\nC,d,e\n", failed("has 3 fields where the header has 2")),
+    "unclosed-quote.csv": (b'sku,name\nA,"open\nB,c\n', failed("not closed")),
+    "stray-quote.csv": (b'sku,name\nA,"x"y\n', failed("not valid CSV")),
+    "duplicate-headers.csv": (b"sku,sku\nA,B\n", failed("both have the header")),
+    "value-under-empty-header.csv": (b"sku,\nA,lost?\n", failed("empty header")),
+    "nul-bytes.csv": (b"\x00" * 4096, failed("NUL character")),
+    "binary-garbage.csv": (bytes(range(256)) * 16, failed("not utf-8 text")),
+    "gzip-renamed.csv": (
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(64),
+        failed("not utf-8 text"),
+    ),
+}
+
+NDJSON: dict[str, tuple[bytes, dict[str, Any]]] = {
+    "valid.ndjson": (b'{"sku": "A"}\n{"sku": "B", "price": 1.5}\n', delivered(2)),
+    "valid.jsonl": (b'{"sku": "A"}\r\n\r\n{"sku": "B"}', delivered(2)),
+    "utf8-bom.ndjson": (b'\xef\xbb\xbf{"sku": "A"}\n', delivered(1)),
+    "blank-lines-only.ndjson": (b"\n \n\r\n", failed("only blank lines")),
+    "json-array.ndjson": (b'[{"sku": "A"}, {"sku": "B"}]\n', failed("record 0 is an array")),
+    "pretty-printed.ndjson": (b'{\n  "sku": "A"\n}\n', failed("line 1: malformed JSON")),
+    "bad-line.ndjson": (b'{"sku": "A"}\n{"sku": B}\n', failed("line 2: malformed JSON")),
+    "int-over-64-bits.ndjson": (
+        b'{"ean": 18446744073709551616}\n',
+        failed("beyond the signed 64-bit"),
+    ),
+    "nan.ndjson": (b'{"price": NaN}\n', failed("malformed JSON")),
+    "lone-surrogate.jsonl": (b'{"name": "x\\ud800"}\n', failed("lone UTF-16 surrogate")),
+    "utf16.ndjson": ('{"sku": "A"}\n'.encode("utf-16"), failed("malformed JSON")),
+    "scalar-lines.ndjson": (b"1\n2\n", failed("record 0 is a number")),
+}
+
+XML: dict[str, tuple[bytes, dict[str, Any]]] = {
+    "valid.xml": (
+        b'<?xml version="1.0"?><catalog><product id="1"><sku>A</sku></product>'
+        b"<product><sku>B</sku></product></catalog>",
+        delivered(2),
+    ),
+    "external-dtd.xml": (
+        b'<!DOCTYPE catalog SYSTEM "catalog.dtd"><catalog><product><sku>A</sku></product></catalog>',
+        delivered(1),
+    ),
+    "utf16.xml": (
+        '<?xml version="1.0" encoding="utf-16"?><catalog><product><n>é</n></product></catalog>'.encode(
+            "utf-16"
+        ),
+        delivered(1),
+    ),
+    "billion-laughs.xml": (workbooks.BILLION_LAUGHS, failed("declares the entity")),
+    "external-entity.xml": (
+        b'<!DOCTYPE catalog [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b"<catalog><product><n>&x;</n></product></catalog>",
+        failed("declares the entity 'x'"),
+    ),
+    "undeclared-entity.xml": (
+        b'<!DOCTYPE catalog SYSTEM "c.dtd"><catalog><product><n>&nbsp;</n></product></catalog>',
+        failed("declared nowhere"),
+    ),
+    "no-records.xml": (b"<shop><item><sku>A</sku></item></shop>", failed("/shop/item")),
+    "empty-root.xml": (b"<catalog/>", failed("no element at /catalog/product")),
+    "deep-nesting.xml": (
+        b"<catalog><product>" + b"<a>" * 10_000 + b"</a>" * 10_000 + b"</product></catalog>",
+        failed("nested more than"),
+    ),
+    "truncated.xml": (b"<catalog><product><sku>A</sku></product><prod", failed("malformed XML")),
+    "text-record.xml": (b"<catalog><product>A</product></catalog>", failed("is a string")),
+    "empty-record.xml": (b"<catalog><product/></catalog>", failed("record 0 is null")),
+    "json-renamed.xml": (b'[{"sku": "A"}]', failed("malformed XML")),
+    "zero-bytes.xml": (b"", failed("empty")),
+}
+
+
 def excel() -> dict[str, tuple[bytes, dict[str, Any]]]:
     scratch = HERE / "scratch"
     scratch.mkdir(exist_ok=True)
@@ -198,7 +279,7 @@ def main() -> None:
     for old in FILES.iterdir():
         old.unlink()
     expected = {}
-    for name, (content, outcome) in {**JSON, **excel()}.items():
+    for name, (content, outcome) in {**JSON, **CSV, **NDJSON, **XML, **excel()}.items():
         (FILES / name).write_bytes(content)
         expected[name] = outcome
     (HERE / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")

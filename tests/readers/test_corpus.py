@@ -10,12 +10,11 @@ import pytest
 
 from ingestd.core.settle import wanted
 from ingestd.pipeline.isolation import ParserProcess
-from ingestd.settings import InboxSettings
-from tests.harness import Harness
+from tests.harness import INBOX, Harness
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())
-PATTERNS = InboxSettings(name="p", root=Path("/x"), callback_url="http://h/").patterns
+PATTERNS = INBOX.patterns  # the defaults, and *.xml
 
 
 def test_the_corpus_is_large_and_matches_its_expectations():

@@ -2,7 +2,8 @@
 
 Lines end at "\\n" only (the line end kept, "\\r\\n" intact): the csv module decides what a
 quoted line break is, and a form feed or U+2028 inside a value is just a character. Bytes the
-encoding cannot decode fail the file with their line and byte offset.
+encoding cannot decode fail the file with their line and byte offset, and so does a NUL
+character, which no text holds.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class DecodedLines:
                 text = self._decoder.decode(block, final=not block)
             except UnicodeDecodeError as exc:
                 raise self._undecodable(exc, state, block) from None
+            if "\x00" in text:
+                raise self._nul(text)
             self._read += len(block)
             self._newlines += text.count("\n")
             if text:
@@ -65,6 +68,15 @@ class DecodedLines:
             "every accented letter would change)",
             line=1,
             byte_offset=0,
+        )
+
+    def _nul(self, text: str) -> InvalidInput:
+        line = self._newlines + text[: text.index("\x00")].count("\n") + 1
+        return InvalidInput(
+            f"line {line} holds a NUL character: this is not CSV text (a binary file, a "
+            "damaged one, or one written in another encoding: csv_encoding is "
+            f'"{self._encoding}")',
+            line=line,
         )
 
     def _undecodable(

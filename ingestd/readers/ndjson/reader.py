@@ -4,14 +4,17 @@ Each line is parsed by orjson, which holds every rule the `.json` reader holds: 
 Infinity, no lone surrogate escapes, valid UTF-8 only, the last of duplicate keys kept. orjson
 reads integers up to 2^64 - 1 exactly but larger ones as doubles, so a line with a run of 19
 digits is read again by the standard library's exact parser, for staging to refuse an integer
-beyond signed 64 bits, as it does for `.json` files. Blank lines are skipped; `\\r\\n` and a
+beyond signed 64 bits, as it does for `.json` files; a number orjson refuses as too large for a
+double is read the same way, for staging to name it. Blank lines are skipped; `\\r\\n` and a
 last line without a line end are fine.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -34,9 +37,12 @@ class NdjsonReader:
             try:
                 record = orjson.loads(text)
             except orjson.JSONDecodeError as exc:
-                raise _malformed(exc, line, offset, text, count) from None
-            if numbers.may_hold_long_integer(text):
-                record = json.loads(text)  # integers exactly; orjson has vouched for the rest
+                record = _exactly(text)
+                if record is None:
+                    raise _malformed(exc, line, offset, text, count) from None
+            else:
+                if numbers.may_hold_long_integer(text):
+                    record = json.loads(text)  # integers exactly; orjson vouched for the rest
             yield record
             count += 1
         if count == 0 and stream.consumed > 0:
@@ -76,6 +82,41 @@ def _lines(stream: SourceStream) -> Iterator[tuple[int, int, bytes]]:
             offset += len(line) + 1
     if any(pieces):
         yield number, offset, b"".join(pieces)
+
+
+def _exactly(text: bytes) -> Any:
+    """The record as the standard library's exact parser reads it, or None if it refuses it
+    too, or finds a lone surrogate escape (which it would take): then orjson's refusal stands.
+    orjson refuses numbers too large for a double (1e999) even where a later duplicate key
+    replaces them; read exactly, staging names such a number with its field, as for `.json`."""
+    try:
+        return json.loads(
+            text, parse_float=Decimal, parse_constant=_refuse, object_pairs_hook=_no_surrogates
+        )
+    except (ValueError, RecursionError):
+        return None
+
+
+def _refuse(constant: str) -> None:
+    raise ValueError(constant)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    for key, value in pairs:
+        if _has_surrogate(key) or _has_surrogate(value):
+            raise ValueError("a lone surrogate")
+    return dict(pairs)
+
+
+def _has_surrogate(value: Any) -> bool:
+    if type(value) is str:
+        return _SURROGATE.search(value) is not None
+    if type(value) is list:
+        return any(_has_surrogate(item) for item in value)
+    return False
 
 
 def _malformed(

@@ -36,6 +36,7 @@ class Document:
         self.depth = 0
         self.in_record = False  # inside an element at the record path
         self.records = 0
+        self.record_text: list[str] = []  # the record element's own text, beside its children
         self.record_started_at: tuple[int, int, int] | None = None  # line, column, byte
         self.paths: dict[str, None] = {}  # the first few levels, in document order
         self._fed = 0
@@ -65,6 +66,8 @@ class Document:
             self._leave()
 
         def characters(data: str) -> None:
+            if self.depth == depth and self.in_record:
+                self.record_text.append(data)
             if self.depth >= depth and text is not None:
                 text(data)
 
@@ -112,6 +115,7 @@ class Document:
         self._scopes.append(scope)
         if self.depth == self.path.depth:
             self.in_record = matched
+            self.record_text.clear()
             if matched:
                 parser = self.parser
                 self.record_started_at = (

@@ -6,7 +6,9 @@ empty element as null, every leaf a string). xmltodict's streaming mode (`item_d
 back with each element at the record depth; it sets its handlers on the expat parser it is
 given, and here that parser is one whose feeding this reader keeps (a `Document`), so that
 records come out of a generator between blocks of the file, and the document's refusals and
-record matching wrap xmltodict's handlers.
+record matching wrap xmltodict's handlers. A record element's own text beside its children
+(mixed content) is added under "#text" as xmltodict's whole-document mode does, which its
+streaming mode leaves out.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class XmlReader:
 
         def keep(_: Any, item: Any) -> bool:
             if document.in_record:
-                found.append(item)
+                found.append(_with_own_text(item, document.record_text))
             return True
 
         _with_xmltodict(document, keep)
@@ -114,6 +116,15 @@ def _with_xmltodict(document: Document, item: Any) -> None:
     settings.pop("EntityDeclHandler", None)  # the document refuses entities itself
     for name, value in settings.items():
         setattr(document.parser, name, value)
+
+
+def _with_own_text(item: Any, text: list[str]) -> Any:
+    """xmltodict's streaming mode drops the text of an item element that also has attributes
+    or children; its whole-document mode keeps it under "#text", stripped: so do we."""
+    own = "".join(text).strip()
+    if own and isinstance(item, dict):
+        item["#text"] = own
+    return item
 
 
 def _nothing() -> Generator[bytes, None, None]:
