@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import random
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import orjson
 
@@ -83,6 +85,68 @@ def write_json(path: Path, count: int, seed: int = 1) -> Path:
 def write_json_sized(path: Path, target_bytes: int, seed: int = 1) -> Path:
     """A catalog of about `target_bytes` (records average about 530 bytes)."""
     return write_json(path, max(1, target_bytes // 530), seed)
+
+
+def write_csv(path: Path, count: int, seed: int = 1, delimiter: str = ",") -> Path:
+    """The flat rows, every value as text (null as an empty field), as a shop system writes."""
+    header = list(flat(product(0, random.Random(seed))))
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, delimiter=delimiter)
+        writer.writerow(header)
+        for record in products(count, seed):
+            row = flat(record)
+            writer.writerow(["" if row[k] is None else _text(row[k]) for k in header])
+    return path
+
+
+def write_ndjson(path: Path, count: int, seed: int = 1) -> Path:
+    with open(path, "wb") as out:
+        for record in products(count, seed):
+            out.write(orjson.dumps(record) + b"\n")
+    return path
+
+
+def write_xml(path: Path, count: int, seed: int = 1) -> Path:
+    """<catalog><product>...</product>...</catalog>: nested values as child elements, lists as
+    repeated elements, null as an empty element; records at /catalog/product."""
+    with open(path, "w", encoding="utf-8") as out:
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n<catalog>\n')
+        for record in products(count, seed):
+            out.write(f'<product sku="{record["sku"]}">{_elements(record)}</product>\n')
+        out.write("</catalog>\n")
+    return path
+
+
+def write_format(path: Path, count: int, seed: int = 1) -> Path:
+    """A catalog of `count` products in the format the suffix of `path` names."""
+    writers = {
+        ".json": write_json,
+        ".xlsx": write_xlsx,
+        ".csv": write_csv,
+        ".ndjson": write_ndjson,
+        ".jsonl": write_ndjson,
+        ".xml": write_xml,
+    }
+    return writers[path.suffix](path, count, seed)
+
+
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _elements(record: dict[str, Any]) -> str:
+    parts = []
+    for key, value in record.items():
+        if key == "sku":
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if item is None:
+                parts.append(f"<{key}/>")
+            elif isinstance(item, dict):
+                parts.append(f"<{key}>{_elements(item)}</{key}>")
+            else:
+                parts.append(f"<{key}>{escape(_text(item))}</{key}>")
+    return "".join(parts)
 
 
 def write_xlsx(path: Path, count: int, seed: int = 1, sheet: str = "Products") -> Path:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 import orjson
 import pytest
 
 from bench import data
 from bench.soak import soak
+from ingestd.readers.inbox import readers_for
 from ingestd.readers.json.batched import BatchedJsonReader
 from tests import workbooks
 from tests.differential import outcome
+from tests.harness import INBOX, staged_records
 from tests.integration.conftest import Spool, inbox_config, wait_until
 
 KILLS = 24
@@ -27,17 +27,27 @@ def progress(receiver) -> tuple[int, int]:
     return sum(i["chunks"] for i in ingestions), sum(1 for i in ingestions if i["completed"])
 
 
-def kill_while_staging(source, spool, receiver, daemon, chunk_records, after) -> None:
+def kill_while_staging(source, spool, receiver, daemon, chunk_records, **settings) -> None:
+    """Start the daemon on `source` and kill it once the validation pass has staged part of it,
+    before anything was sent."""
     daemon.configure(
-        [inbox_config(spool.root, receiver, chunk_records=chunk_records, settle_seconds=0.05)]
+        [
+            inbox_config(
+                spool.root, receiver, chunk_records=chunk_records, settle_seconds=0.05, **settings
+            )
+        ]
     )
     spool.inbox.mkdir(parents=True)
     spool.drop(f"catalog{source.suffix}", source.read_bytes())
     daemon.start()
-    wait_until(spool.work_claims, what="the workbook claimed")
-    time.sleep(after)
+    wait_until(lambda: staged_bytes(spool) > 0, what="part of the file staged")
     daemon.process.kill()  # in the validation pass: nothing may have been sent
     assert progress(receiver) == (0, 0)
+    assert [j for claim in spool.work_claims() for j in claim.glob("*.journal")] == []
+
+
+def staged_bytes(spool) -> int:
+    return sum(p.stat().st_size for c in spool.work_claims() for p in c.glob("*.staged"))
 
 
 def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path):
@@ -61,7 +71,7 @@ def test_a_100k_row_workbook_survives_sigkill_while_staging_and_sending(
         [f"S{i:06d}", f"Prodüct {i}", round(i * 1.01, 2), i, i % 2 == 0] for i in range(100_000)
     ]
     workbook = workbooks.large(tmp_path / "catalog.xlsx", header, rows)
-    kill_while_staging(workbook, spool, receiver, daemon, chunk_records=500, after=0.5)
+    kill_while_staging(workbook, spool, receiver, daemon, chunk_records=500)
     for chunks in (40, 120):
         daemon.start()
         wait_until(
@@ -86,9 +96,48 @@ def test_a_long_json_array_survives_sigkill_while_staging(tmp_path, spool, recei
     catalog = data.write_json_sized(tmp_path / "catalog.json", 20 << 20)
     expected = outcome(BatchedJsonReader(), catalog)
     assert isinstance(expected, list) and len(expected) > 30_000
-    kill_while_staging(catalog, spool, receiver, daemon, chunk_records=1000, after=0.3)
+    kill_while_staging(catalog, spool, receiver, daemon, chunk_records=1000)
     daemon.start()
     wait_until(lambda: spool.data_files("done"), timeout=120, what="the file in done/")
     (ingestion,) = receiver.ingestions()
     received = receiver.records(ingestion["ingestion_id"])
     assert [orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in received] == expected
+
+
+FORMATS = {
+    # suffix: (records, settings)
+    ".csv": (100_000, {}),
+    ".ndjson": (100_000, {}),
+    ".xml": (40_000, {"patterns": ["*.xml"], "xml_record_path": "/catalog/product"}),
+}
+
+
+@pytest.mark.parametrize("suffix", sorted(FORMATS))
+def test_a_csv_ndjson_or_xml_file_survives_sigkill_while_staging_and_sending(
+    tmp_path, spool, receiver, daemon, suffix
+):
+    """Killed mid-validation and twice mid-send, then run to the end: every record arrives
+    exactly once, in order, as the reader makes it."""
+    count, settings = FORMATS[suffix]
+    source = data.write_format(tmp_path / f"catalog{suffix}", count)
+    expected = staged_records(
+        tmp_path / "expected",
+        source.name,
+        source.read_bytes(),
+        readers_for(INBOX.model_copy(update=settings))(source.name),
+    )
+    assert len(expected) == count
+    kill_while_staging(source, spool, receiver, daemon, chunk_records=500, **settings)
+    for chunks in (20, 60):
+        daemon.start()
+        wait_until(
+            lambda chunks=chunks: progress(receiver)[0] >= chunks,
+            timeout=120,
+            what=f"{chunks} chunks at the receiver",
+        )
+        daemon.process.kill()
+    daemon.start()
+    wait_until(lambda: spool.data_files("done"), timeout=180, what="the file in done/")
+    (ingestion,) = receiver.ingestions()
+    assert ingestion["completed"] and ingestion["file_type"] == suffix[1:]
+    assert receiver.records(ingestion["ingestion_id"]) == expected

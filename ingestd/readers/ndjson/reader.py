@@ -33,7 +33,7 @@ class NdjsonReader:
 
     def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
         count = 0
-        for line, offset, text in _records(stream):
+        for line, offset, text, long_digits in _records(stream):
             try:
                 record = orjson.loads(text)
             except orjson.JSONDecodeError as exc:
@@ -41,7 +41,7 @@ class NdjsonReader:
                 if record is None:
                     raise _malformed(exc, line, offset, text, count) from None
             else:
-                if numbers.may_hold_long_integer(text):
+                if long_digits and numbers.may_hold_long_integer(text):
                     record = json.loads(text)  # integers exactly; orjson vouched for the rest
             yield record
             count += 1
@@ -51,37 +51,46 @@ class NdjsonReader:
             )
 
     def where(self, fd: int, index: int) -> dict[str, Any]:
-        for found, (line, offset, _) in enumerate(_records(SourceStream(fd))):
+        for found, (line, offset, _, _) in enumerate(_records(SourceStream(fd))):
             if found == index:
                 return {"record_index": index, "line": line, "byte_offset": offset}
         return {"record_index": index}
 
 
-def _records(stream: SourceStream) -> Iterator[tuple[int, int, bytes]]:
-    """Each non-blank line: its number, the byte offset of its text, the text."""
-    for number, offset, line in _lines(stream):
+def _records(stream: SourceStream) -> Iterator[tuple[int, int, bytes, bool]]:
+    """Each non-blank line: its number, the byte offset of its text, the text, and whether the
+    block it was read in has a run of 19 digits."""
+    for number, start, line, long_digits in _lines(stream):
         skip = len(BOM) if number == 1 and line.startswith(BOM) else 0
-        text = line[skip:].lstrip(WHITESPACE)
+        text = line[skip:].strip(WHITESPACE)
         if text:
-            yield number, offset + len(line) - len(text), text.rstrip(WHITESPACE)
+            lead = (
+                skip
+                if line[skip : skip + 1] == text[:1]
+                else len(line) - len(line.lstrip(WHITESPACE))
+            )
+            yield number, start + lead, text, long_digits
 
 
-def _lines(stream: SourceStream) -> Iterator[tuple[int, int, bytes]]:
-    """The file's lines (without "\\n"), each with its number and byte offset."""
+def _lines(stream: SourceStream) -> Iterator[tuple[int, int, bytes, bool]]:
+    """The file's lines (without "\n"), each with its number and byte offset, and whether the
+    block of lines it came in has a run of 19 digits (checked once per block, not per line)."""
     number, offset = 1, 0
     pieces: list[bytes] = []
     while block := stream.read(_BLOCK):
         pieces.append(block)
         if b"\n" not in block:
             continue  # a long line grows as a list, not by copying
-        lines = b"".join(pieces).split(b"\n")
+        text = b"".join(pieces)
+        lines = text.split(b"\n")
         pieces = [lines.pop()]
+        long_digits = numbers.may_hold_long_integer(text)
         for line in lines:
-            yield number, offset, line
+            yield number, offset, line, long_digits
             number += 1
             offset += len(line) + 1
     if any(pieces):
-        yield number, offset, b"".join(pieces)
+        yield number, offset, b"".join(pieces), True
 
 
 def _exactly(text: bytes) -> Any:

@@ -40,6 +40,8 @@ class Document:
         self.record_started_at: tuple[int, int, int] | None = None  # line, column, byte
         self.paths: dict[str, None] = {}  # the first few levels, in document order
         self._fed = 0
+        self._record_depth = path.depth
+        self._tracked = max(path.depth, SAMPLE_DEPTH)  # the deepest element whose name is kept
         self._names: list[str] = []
         self._matched: list[bool] = [True]
         self._scopes: list[dict[str, str]] = [{}]
@@ -99,24 +101,27 @@ class Document:
 
     def _enter(self, name: str, attributes: list[str]) -> None:
         self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self._refusal(f"elements are nested more than {MAX_DEPTH} deep")
-        scope = self._scope(attributes)
+        if self.depth > self._tracked:  # inside a record: only the depth matters
+            if self.depth > MAX_DEPTH:
+                raise self._refusal(f"elements are nested more than {MAX_DEPTH} deep")
+            return
+        scope = self._scope(attributes) if attributes else self._scopes[-1]
         local, namespace = split_name(name, scope)
         self._names.append(name)
         if self.depth <= SAMPLE_DEPTH and len(self.paths) < SAMPLE_PATHS:
             self.paths.setdefault("/" + "/".join(self._names), None)
         matched = (
             self._matched[-1]
-            and self.depth <= self.path.depth
+            and self.depth <= self._record_depth
             and self.path.steps[self.depth - 1].matches(local, namespace)
         )
         self._matched.append(matched)
         self._scopes.append(scope)
-        if self.depth == self.path.depth:
+        if self.depth == self._record_depth:
             self.in_record = matched
             self.record_text.clear()
             if matched:
+                self._tracked = self._record_depth  # the paths are only listed if none matches
                 parser = self.parser
                 self.record_started_at = (
                     parser.CurrentLineNumber,
@@ -125,13 +130,14 @@ class Document:
                 )
 
     def _leave(self) -> None:
-        if self.depth == self.path.depth and self.in_record:
+        if self.depth == self._record_depth and self.in_record:
             self.records += 1
             self.in_record = False
+        if self.depth <= self._tracked:
+            self._names.pop()
+            self._matched.pop()
+            self._scopes.pop()
         self.depth -= 1
-        self._names.pop()
-        self._matched.pop()
-        self._scopes.pop()
 
     def _scope(self, attributes: list[str]) -> dict[str, str]:
         scope = self._scopes[-1]
