@@ -1,7 +1,7 @@
 """The benchmark: every figure beside what people would otherwise use, measured in one run.
 
     python -m bench.run [--json-mb 50] [--large-mb 100] [--rows 200000] [--small-files 2000]
-                        [--repeat 3] [--workdir /tmp/ingestd-bench]
+                        [--format-records 200000] [--repeat 3] [--workdir /tmp/ingestd-bench]
 
 Use --large-mb 1024 for the 1 GB runs. Prints a table of figures and ratios and the machine.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from bench import excel
+from bench import excel, formats
 from bench.data import write_json_sized
 from bench.stack import MemorySampler, Stack, cpu_seconds, family_peak_mb, machine, median
 
@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--large-mb", type=int, default=100)
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--small-files", type=int, default=2000)
+    parser.add_argument("--format-records", type=int, default=200_000, help="CSV, NDJSON, XML")
     parser.add_argument("--repeat", type=int, default=3, help="runs per median")
     parser.add_argument(
         "--repeat-slow",
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     excel_together_mb = median([r[2] for r in excel_runs])
     openpyxl = _median_baseline(excel.OPENPYXL_LOOP, workbook, slow)
     calamine = _median_baseline(excel.CALAMINE, workbook, slow)
+    format_rows = formats.rows(args.format_records, args.repeat_slow, work / "formats")
 
     print(f"machine: {machine()}")
     print(
@@ -294,6 +296,7 @@ def main(argv: list[str] | None = None) -> None:
             calamine[0] / excel_s if calamine else float("nan"),
             f"calamine peak {calamine[1]:.0f} MB" if calamine else "not installed",
         ),
+        *format_rows,
     ]
     for name, value, note in rows:
         print(f"{name:<52}{value:>12.2f}  {note}")
