@@ -20,15 +20,17 @@ from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
 from ingestd.readers.inbox import readers_for
 from ingestd.settings import InboxSettings
-from ingestd.pipeline.staging import stage_file
+from ingestd.fs.claim import ClaimFolder
+from ingestd.pipeline.staging import StageRequest, stage
 path = pathlib.Path(sys.argv[1])
 inbox = InboxSettings(name="b", root="/b", callback_url="http://127.0.0.1/", patterns=["*"],
                       xml_record_path="/catalog/product")
 reader = readers_for(inbox)(path.name)
 out = pathlib.Path(tempfile.mkdtemp())
+(out / path.name).write_bytes(path.read_bytes())
 start = time.perf_counter()
 try:
-    stage_file(path, reader, ChunkLimits(500, 1 << 20), out / "s", out / "i")
+    stage(StageRequest(ClaimFolder(out, path.name), reader, ChunkLimits(500, 1 << 20)))
     outcome = "delivered"
 except InvalidInput as exc:
     outcome = "failed: " + exc.message[:60]

@@ -158,7 +158,7 @@ NDJSON: dict[str, tuple[bytes, dict[str, Any]]] = {
     ),
     "nan.ndjson": (b'{"price": NaN}\n', failed("malformed JSON")),
     "lone-surrogate.jsonl": (b'{"name": "x\\ud800"}\n', failed("lone UTF-16 surrogate")),
-    "utf16.ndjson": ('{"sku": "A"}\n'.encode("utf-16"), failed("malformed JSON")),
+    "utf16.ndjson": ('{"sku": "A"}\n'.encode("utf-16"), failed("line 1: malformed JSON")),
     "scalar-lines.ndjson": (b"1\n2\n", failed("record 0 is a number")),
 }
 

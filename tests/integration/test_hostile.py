@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 
 from tests.corpus.make_corpus import FILES
+from tests.harness import INBOX
 from tests.integration.conftest import Spool, inbox_config, wait_until
 
 EXPECTED = json.loads((FILES.parent / "expected.json").read_text())
@@ -26,7 +27,17 @@ def vmhwm_mb(pid: int) -> float:
 def test_the_hostile_campaign(tmp_path, receiver, daemon):
     spool = Spool(tmp_path / "spool")
     spool.inbox.mkdir(parents=True)
-    daemon.configure([inbox_config(spool.root, receiver, settle_seconds=0.2)])
+    daemon.configure(
+        [
+            inbox_config(
+                spool.root,
+                receiver,
+                settle_seconds=0.2,
+                patterns=INBOX.patterns,  # the defaults and *.xml
+                xml_record_path=INBOX.xml_record_path,
+            )
+        ]
+    )
     daemon.start()
     pid = daemon.process.pid
     outside = tmp_path / "outside.json"

@@ -42,7 +42,9 @@ class NdjsonReader:
                     raise _malformed(exc, line, offset, text, count) from None
             else:
                 if long_digits and numbers.may_hold_long_integer(text):
-                    record = json.loads(text)  # integers exactly; orjson vouched for the rest
+                    record = json.loads(
+                        text.decode()
+                    )  # integers exactly; orjson vouched for the rest
             yield record
             count += 1
         if count == 0 and stream.consumed > 0:
@@ -100,7 +102,10 @@ def _exactly(text: bytes) -> Any:
     replaces them; read exactly, staging names such a number with its field, as for `.json`."""
     try:
         return json.loads(
-            text, parse_float=Decimal, parse_constant=_refuse, object_pairs_hook=_no_surrogates
+            text.decode("utf-8"),  # as bytes, json.loads would take UTF-16 and UTF-32 too
+            parse_float=Decimal,
+            parse_constant=_refuse,
+            object_pairs_hook=_no_surrogates,
         )
     except (ValueError, RecursionError):
         return None
