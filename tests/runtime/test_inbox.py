@@ -4,6 +4,7 @@ daemon with seams in place of the parser processes and the network."""
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,7 +75,10 @@ def running(
 def drop_and_wait(layout: Layout, names: list[str], records: int = 5) -> None:
     for name in names:
         content = orjson.dumps([{"f": name, "i": i} for i in range(records)])
-        (layout.inbox / name).write_bytes(content)
+        # written aside and renamed in: with no watcher to see the writer, a file caught
+        # half-written (a loaded machine, a slow write) could settle before it is complete
+        (layout.inbox / f"{name}.part").write_bytes(content)
+        os.rename(layout.inbox / f"{name}.part", layout.inbox / name)
     wait_until(
         lambda: len(list(layout.root.glob("*/*/*/*.json"))) >= len(names),
         what="every file finished",
