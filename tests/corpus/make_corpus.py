@@ -33,6 +33,7 @@ def failed(phrase: str, reason: str = "invalid_input") -> dict[str, Any]:
 
 
 IGNORED = {"outcome": "ignored"}
+GZIP = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(64)  # a gzip header and zeros
 
 JSON: dict[str, tuple[bytes, dict[str, Any]]] = {
     "valid.json": (
@@ -96,10 +97,7 @@ JSON: dict[str, tuple[bytes, dict[str, Any]]] = {
     "trailing-comma.json": (b'[{"sku": "A"},]', failed("malformed JSON")),
     "nul-bytes.json": (b"\x00" * 4096, failed("not an array")),
     "binary-garbage.json": (bytes(range(256)) * 16, failed("not an array")),
-    "gzip-renamed.json": (
-        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(64),
-        failed("not an array"),
-    ),
+    "gzip-renamed.json": (GZIP, failed("not an array")),
     "deep-nesting-100k.json": (
         b'[{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]",
         failed("memory limit"),
@@ -138,10 +136,7 @@ CSV: dict[str, tuple[bytes, dict[str, Any]]] = {
     "value-under-empty-header.csv": (b"sku,\nA,lost?\n", failed("empty header")),
     "nul-bytes.csv": (b"\x00" * 4096, failed("NUL character")),
     "binary-garbage.csv": (bytes(range(256)) * 16, failed("not utf-8 text")),
-    "gzip-renamed.csv": (
-        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(64),
-        failed("not utf-8 text"),
-    ),
+    "gzip-renamed.csv": (GZIP, failed("not utf-8 text")),
 }
 
 NDJSON: dict[str, tuple[bytes, dict[str, Any]]] = {

@@ -46,6 +46,23 @@ def kill_while_staging(source, spool, receiver, daemon, chunk_records, **setting
     assert [j for claim in spool.work_claims() for j in claim.glob("*.journal")] == []
 
 
+def kill_while_sending_then_finish(spool, receiver, daemon, at_chunks) -> dict:
+    """Start the daemon and kill it once the receiver has each number of chunks in turn, then
+    let it finish; the one ingestion the receiver saw."""
+    for chunks in at_chunks:
+        daemon.start()
+        wait_until(
+            lambda chunks=chunks: progress(receiver)[0] >= chunks,
+            timeout=120,
+            what=f"{chunks} chunks at the receiver",
+        )
+        daemon.process.kill()
+    daemon.start()
+    wait_until(lambda: spool.data_files("done"), timeout=180, what="the file in done/")
+    (ingestion,) = receiver.ingestions()
+    return ingestion
+
+
 def staged_bytes(spool) -> int:
     return sum(p.stat().st_size for c in spool.work_claims() for p in c.glob("*.staged"))
 
@@ -72,18 +89,7 @@ def test_a_100k_row_workbook_survives_sigkill_while_staging_and_sending(
     ]
     workbook = workbooks.large(tmp_path / "catalog.xlsx", header, rows)
     kill_while_staging(workbook, spool, receiver, daemon, chunk_records=500)
-    for chunks in (40, 120):
-        daemon.start()
-        wait_until(
-            lambda chunks=chunks: progress(receiver)[0] >= chunks,
-            timeout=120,
-            what=f"{chunks} chunks at the receiver",
-        )
-        daemon.process.kill()
-    daemon.start()
-    wait_until(lambda: spool.data_files("done"), timeout=120, what="the workbook in done/")
-
-    (ingestion,) = receiver.ingestions()
+    ingestion = kill_while_sending_then_finish(spool, receiver, daemon, at_chunks=(40, 120))
     assert ingestion["completed"] and ingestion["file_type"] == "excel"
     assert ingestion["duplicates"] <= 2
     expected = [dict(zip(header, row, strict=True)) for row in rows]
@@ -128,16 +134,6 @@ def test_a_csv_ndjson_or_xml_file_survives_sigkill_while_staging_and_sending(
     )
     assert len(expected) == count
     kill_while_staging(source, spool, receiver, daemon, chunk_records=500, **settings)
-    for chunks in (20, 60):
-        daemon.start()
-        wait_until(
-            lambda chunks=chunks: progress(receiver)[0] >= chunks,
-            timeout=120,
-            what=f"{chunks} chunks at the receiver",
-        )
-        daemon.process.kill()
-    daemon.start()
-    wait_until(lambda: spool.data_files("done"), timeout=180, what="the file in done/")
-    (ingestion,) = receiver.ingestions()
+    ingestion = kill_while_sending_then_finish(spool, receiver, daemon, at_chunks=(20, 60))
     assert ingestion["completed"] and ingestion["file_type"] == suffix[1:]
     assert receiver.records(ingestion["ingestion_id"]) == expected
