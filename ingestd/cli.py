@@ -14,6 +14,7 @@ from types import FrameType
 import structlog
 
 from ingestd import __version__, log
+from ingestd.core import signing
 from ingestd.core.names import printable_name
 from ingestd.errors import ConfigError
 from ingestd.failpoints import Failpoints
@@ -58,6 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     receiver.add_argument("--tls-key", type=Path, help="and this private key (PEM)")
     receiver.add_argument(
         "--token-file", type=Path, help="require Authorization: Bearer <the file's one line>"
+    )
+    receiver.add_argument(
+        "--signing-secret-file",
+        type=Path,
+        help="require a Standard Webhooks signature by one of the file's whsec_ secrets",
+    )
+    receiver.add_argument("--max-records", type=int, help="ask for at most N records a chunk")
+    receiver.add_argument("--max-bytes", type=int, help="ask for at most N bytes of records")
+    receiver.add_argument(
+        "--reject-over", type=int, metavar="BYTES", help="answer 413 to a larger body"
+    )
+    receiver.add_argument(
+        "--log-requests", type=Path, metavar="PATH", help="append every request as a JSON line"
     )
     receiver.set_defaults(func=_receiver)
 
@@ -133,12 +147,18 @@ def _run_demo() -> int:
 
 
 def _receiver(args: argparse.Namespace) -> int:
-    from ingestd.receiver import ReceiverServer
+    from ingestd.receiver import Policy, ReceiverServer
 
     log.setup()
     tls = (args.tls_cert, args.tls_key) if args.tls_cert and args.tls_key else None
-    token = args.token_file.read_text(encoding="utf-8").strip() if args.token_file else None
-    server = ReceiverServer(args.data, args.host, args.port, tls, token)
+    policy = Policy(
+        token=args.token_file.read_text(encoding="utf-8").strip() if args.token_file else None,
+        signing_keys=_signing_keys(args.signing_secret_file),
+        max_records=args.max_records,
+        max_bytes=args.max_bytes,
+        reject_over=args.reject_over,
+    )
+    server = ReceiverServer(args.data, args.host, args.port, tls, policy, args.log_requests)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.stop).start()
@@ -148,6 +168,15 @@ def _receiver(args: argparse.Namespace) -> int:
     structlog.get_logger("ingestd.receiver").info("listening", url=server.url, data=str(args.data))
     server.serve_forever()
     return 0
+
+
+def _signing_keys(path: Path | None) -> tuple[bytes, ...]:
+    if path is None:
+        return ()
+    try:
+        return signing.parse_secrets(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--signing-secret-file {path}: {exc}") from None
 
 
 def _operator_settings(explicit: str | None) -> tuple[str, Settings]:

@@ -13,6 +13,8 @@
     │   ├── InvalidInput           the file's content is malformed or not records
     │   ├── UnsafeFile             not a regular file, hard-linked, or swapped under us
     │   ├── ReceiverRejected       the receiver refused the data for good
+    │   │   ├── ReceiverUnauthorized   with 401 or 403: the token or the signing secret
+    │   │   ├── RecordTooLarge         with 413, for a chunk of one record
     │   │   └── ReceiverLostState      it keeps losing what it stored of this ingestion
     │   ├── JournalCorrupt         the journal is damaged beyond a torn last line
     │   ├── WorkDamaged            files in work/ changed behind the daemon's back
@@ -121,6 +123,24 @@ class ReceiverRejected(FileFailed):
     advice = (
         "The receiver refused this data; read its answer below, fix the cause on either side, "
         "then move the file back into the inbox to start a new ingestion."
+    )
+
+
+class ReceiverUnauthorized(ReceiverRejected):
+    kind = "receiver_unauthorized"
+    advice = (
+        "The receiver refused the request as unauthorized (HTTP 401 or 403): check that the "
+        "callback token (callback_token_file) and the signing secret (signing_secret_file) are "
+        "the ones the receiver expects, on both sides, then move the file back into the inbox."
+    )
+
+
+class RecordTooLarge(ReceiverRejected):
+    kind = "record_too_large"
+    advice = (
+        "The receiver refuses a single record of this file as too large (HTTP 413). Raise the "
+        "receiver's request size limit (PHP post_max_size, the web server's body limit), or "
+        "make the record smaller, then move the file back into the inbox."
     )
 
 

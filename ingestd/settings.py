@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ingestd.core import signing
 from ingestd.core.settle import may_match_suffix
 from ingestd.errors import ConfigError
 from ingestd.readers.xml.paths import RecordPath
@@ -44,6 +45,8 @@ class InboxSettings(BaseModel):
     xml_namespaces: dict[str, str] = Field(default_factory=dict)
     callback_token_file: Path | None = None
     callback_token_credential: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    signing_secret_file: Path | None = None
+    signing_secret_credential: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
     tls_verify: bool = True
     tls_ca_file: Path | None = None
     parse_memory_limit_mb: int = Field(1024, ge=128)
@@ -55,30 +58,60 @@ class InboxSettings(BaseModel):
         token = self._token()
         return {"Authorization": f"Bearer {token}"} if token else {}
 
+    def signing_keys(self) -> tuple[bytes, ...]:
+        """The Standard Webhooks keys, from a file or a systemd credential; read at start-up."""
+        text = self._secret_text(
+            self.signing_secret_file, self.signing_secret_credential, "signing_secret"
+        )
+        if text is None:
+            return ()
+        try:
+            return signing.parse_secrets(text)
+        except ValueError as exc:
+            raise ConfigError(f"inbox {self.name}: the signing secret file: {exc}") from None
+
     def secrets(self) -> tuple[str, ...]:
-        """What must never appear in a log line or a report: the token, and its header."""
+        """What must never appear in a log line or a report: the token and its header, and the
+        signing secrets as written and as bytes in base64."""
+        found: list[str] = []
         token = self._token()
-        return (f"Bearer {token}", token) if token else ()
+        if token:
+            found += [f"Bearer {token}", token]
+        text = self._secret_text(
+            self.signing_secret_file, self.signing_secret_credential, "signing_secret"
+        )
+        for line in (text or "").split():
+            found += [line, line.removeprefix(signing.PREFIX)]
+        return tuple(found)
 
     def _token(self) -> str | None:
-        path = self.callback_token_file
-        if self.callback_token_credential:
-            directory = os.environ.get("CREDENTIALS_DIRECTORY")
-            if not directory:
-                raise ConfigError(
-                    f"inbox {self.name}: callback_token_credential is set but "
-                    "$CREDENTIALS_DIRECTORY is not (use LoadCredential= in the unit)"
-                )
-            path = Path(directory) / self.callback_token_credential
-        if path is None:
+        token = self._secret_text(
+            self.callback_token_file, self.callback_token_credential, "callback_token"
+        )
+        if token is None:
             return None
-        try:
-            token = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"inbox {self.name}: cannot read the callback token: {exc}") from exc
+        token = token.strip()
         if not token or any(c in token for c in "\r\n"):
             raise ConfigError(f"inbox {self.name}: the callback token must be one non-empty line")
         return token
+
+    def _secret_text(self, path: Path | None, credential: str | None, key: str) -> str | None:
+        """The text of `<key>_file`, or of the systemd credential `<key>_credential`."""
+        if credential:
+            directory = os.environ.get("CREDENTIALS_DIRECTORY")
+            if not directory:
+                raise ConfigError(
+                    f"inbox {self.name}: {key}_credential is set but $CREDENTIALS_DIRECTORY is "
+                    "not (use LoadCredential= in the unit)"
+                )
+            path = Path(directory) / credential
+        if path is None:
+            return None
+        what = key.replace("_", " ")
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"inbox {self.name}: cannot read the {what}: {exc}") from exc
 
     def httpx_verify(self) -> bool | ssl.SSLContext:
         """httpx's verify: False, a context trusting a private CA, or True (the system's store)."""

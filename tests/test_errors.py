@@ -70,7 +70,7 @@ def test_the_tree_is_as_drawn(kind, parent):
 def test_every_file_failure_has_its_own_reason_and_advice():
     failures = [k for k in CLASSES if issubclass(k, FileFailed) and k is not FileFailed]
     kinds = [k.kind for k in failures]
-    assert len(set(kinds)) == len(kinds) == 7
+    assert len(set(kinds)) == len(kinds) == 9
     assert all(k.advice != FileFailed.advice for k in failures)
 
 

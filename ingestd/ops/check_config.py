@@ -33,10 +33,11 @@ def _inbox_problems(inbox: InboxSettings) -> list[str]:
         devices[folder] = os.stat(existing).st_dev
     if len(set(devices.values())) > 1:
         found.append("inbox/, work/, done/ and failed/ are not on one filesystem")
-    try:
-        inbox.auth_headers()
-    except ConfigError as exc:
-        found.append(str(exc))
+    for check in (inbox.auth_headers, inbox.signing_keys):
+        try:
+            check()
+        except ConfigError as exc:
+            found.append(str(exc))
     try:
         inbox.httpx_verify()
     except ConfigError as exc:

@@ -11,7 +11,13 @@ from typing import Any
 from ingestd.clock import Clock, iso
 from ingestd.core import protocol
 from ingestd.core.retry import backoff_delay
-from ingestd.errors import Interrupted, ReceiverLostState, ReceiverRejected, ReceiverUnavailable
+from ingestd.errors import (
+    Interrupted,
+    ReceiverLostState,
+    ReceiverRejected,
+    ReceiverUnauthorized,
+    ReceiverUnavailable,
+)
 from ingestd.fs.claim import ClaimFolder
 from ingestd.pipeline.progress import Progress
 from ingestd.pipeline.sender import Sender
@@ -166,7 +172,8 @@ class _Waiting:
 
 def _rejected(decision: protocol.Rejected, payload: Payload) -> ReceiverRejected:
     what = "the completion" if payload.completion else f"chunk {payload.number}"
-    return ReceiverRejected(
+    kind = ReceiverUnauthorized if decision.status in (401, 403) else ReceiverRejected
+    return kind(
         f"the receiver refused {what}: {decision.reason}",
         chunk_number=None if payload.completion else payload.number,
         http_status=decision.status,

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 
 from ingestd import __version__
+from ingestd.core import signing
 from ingestd.core.protocol import request_headers
 from ingestd.errors import ReceiverUnavailable
 
@@ -40,8 +43,13 @@ class Sender:
         transport: httpx.BaseTransport | None = None,
         headers: dict[str, str] | None = None,
         verify: bool | ssl.SSLContext = True,
+        signing_keys: tuple[bytes, ...] = (),
+        now: Callable[[], float] = time.time,
     ) -> None:
+        """With `signing_keys`, every attempt is signed afresh at `now()` (Standard Webhooks)."""
         self._url = httpx.URL(url)
+        self._signing_keys = signing_keys
+        self._now = now
         self._transport = transport or httpx.HTTPTransport(verify=verify, proxy=proxy_for(url))
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         self._headers = headers or {}
@@ -49,6 +57,9 @@ class Sender:
     def post(self, body: bytes, idempotency_key: str) -> Answer:
         """Send `body` as is; raise ReceiverUnavailable when no complete answer arrives."""
         headers = {**self._headers, **request_headers(body, idempotency_key, USER_AGENT)}
+        if self._signing_keys:
+            stamp = int(self._now())
+            headers.update(signing.headers(self._signing_keys, idempotency_key, stamp, body))
         request = httpx.Request(
             "POST", self._url, headers=headers, content=body, extensions=self._extensions
         )

@@ -7,12 +7,15 @@ import hashlib
 import hmac
 import re
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from ingestd.core import signing
 from ingestd.core.chunking import array_checksum, canonical_lines
 from ingestd.core.protocol import CHECKSUM_MISMATCH, OUT_OF_ORDER
 from ingestd.gcpause import gc_paused
@@ -22,12 +25,30 @@ Response = tuple[int, bytes]
 _DIGEST = re.compile(r"sha-256=:([A-Za-z0-9+/=]+):")
 
 
+@dataclass(frozen=True)
+class Policy:
+    """What a receiver demands and asks of the sender, beyond the protocol's rules."""
+
+    token: str | None = None  # require Authorization: Bearer <token>
+    signing_keys: tuple[bytes, ...] = ()  # require a Standard Webhooks signature
+    max_records: int | None = None  # hints on every acknowledgement
+    max_bytes: int | None = None
+    reject_over: int | None = None  # answer 413 to a body larger than this
+
+
 class ReceiverApp:
     """Accepts chunks strictly in order, recognises resends by chunk number, stores durably."""
 
-    def __init__(self, data: Path, store: Store | None = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        data: Path,
+        store: Store | None = None,
+        policy: Policy | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store or Store(data)
-        self._token = token
+        self._policy = policy or Policy()
+        self._now = now
         self._lock = threading.Lock()
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
@@ -42,10 +63,15 @@ class ReceiverApp:
 
     @gc_paused()
     def _post(self, headers: Mapping[str, str], body: bytes) -> Response:
-        if self._token is not None and not hmac.compare_digest(
-            headers.get("authorization", "").encode(), f"Bearer {self._token}".encode()
+        policy = self._policy
+        if policy.reject_over is not None and len(body) > policy.reject_over:
+            return _json(413, {"ack": False, "error": "Payload too large"})
+        if policy.token is not None and not hmac.compare_digest(
+            headers.get("authorization", "").encode(), f"Bearer {policy.token}".encode()
         ):
             return _json(401, {"ack": False, "error": "Bad token"})
+        if policy.signing_keys and signing.verify(policy.signing_keys, headers, body, self._now()):
+            return _json(401, {"ack": False, "error": "Bad signature"})
         if not _digest_matches(headers, body):
             return _refuse(CHECKSUM_MISMATCH, detail="Content-Digest does not match the body")
         try:
@@ -83,13 +109,13 @@ class ReceiverApp:
         self.store.accept_chunk(
             row, number, payload["checksum"], row.records, ndjson, len(records), _source(payload)
         )
-        return _ack(ingestion, number)
+        return self._ack(ingestion, number)
 
     def _resent(self, ingestion: str, number: int, checksum: str) -> Response:
         if self.store.checksum_of(ingestion, number) != checksum:
             return _refuse("Chunk differs from the one already accepted")
         self.store.note(ingestion, number, "duplicate")
-        return _ack(ingestion, number, duplicate=True)
+        return self._ack(ingestion, number, duplicate=True)
 
     def _completion(self, payload: dict[str, Any]) -> Response:
         ingestion = payload["ingestion_id"]
@@ -99,7 +125,7 @@ class ReceiverApp:
             return _json(400, {"ack": False, "error": "chunk_count or total_records missing"})
         if row.completed:
             self.store.note(ingestion, -1, "duplicate")
-            return _ack(ingestion, payload.get("chunk_number"), duplicate=True)
+            return self._ack(ingestion, payload.get("chunk_number"), duplicate=True)
         if chunk_count > row.next_chunk:
             return _refuse(OUT_OF_ORDER, expected_chunk=row.next_chunk)
         if chunk_count != row.next_chunk or total != row.records:
@@ -108,7 +134,17 @@ class ReceiverApp:
                 f"{row.records} records"
             )
         self.store.complete(row, str(payload.get("file_sha256")), _source(payload))
-        return _ack(ingestion, payload.get("chunk_number"))
+        return self._ack(ingestion, payload.get("chunk_number"))
+
+    def _ack(self, ingestion: str, number: object, duplicate: bool = False) -> Response:
+        answer: dict[str, Any] = {"ack": True, "ingestion_id": ingestion, "chunk_number": number}
+        if duplicate:
+            answer["duplicate"] = True
+        if self._policy.max_records is not None:
+            answer["max_records"] = self._policy.max_records
+        if self._policy.max_bytes is not None:
+            answer["max_bytes"] = self._policy.max_bytes
+        return _json(200, answer)
 
     def close(self) -> None:
         self.store.close()
@@ -129,13 +165,6 @@ def _digest_matches(headers: Mapping[str, str], body: bytes) -> bool:
         return base64.b64decode(found.group(1), validate=True) == hashlib.sha256(body).digest()
     except ValueError:
         return False
-
-
-def _ack(ingestion: str, number: object, duplicate: bool = False) -> Response:
-    answer: dict[str, Any] = {"ack": True, "ingestion_id": ingestion, "chunk_number": number}
-    if duplicate:
-        answer["duplicate"] = True
-    return _json(200, answer)
 
 
 def _refuse(error: str, **extra: Any) -> Response:

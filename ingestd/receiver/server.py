@@ -8,7 +8,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ingestd.receiver.app import ReceiverApp
+import orjson
+
+from ingestd.receiver.app import Policy, ReceiverApp
 
 MAX_BODY = 256 * 1024 * 1024
 
@@ -35,6 +37,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, body: bytes) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, answer = self.server.app.handle(self.command, self.path, headers, body)
+        if self.command == "POST":
+            self.server.log_request(headers, body, status, answer)
         self._send(status, answer)
 
     def _send(self, status: int, body: bytes) -> None:
@@ -52,9 +56,35 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], app: ReceiverApp) -> None:
+    def __init__(
+        self, address: tuple[str, int], app: ReceiverApp, request_log: Path | None
+    ) -> None:
         self.app = app
+        self._log = request_log.open("ab") if request_log else None
+        self._log_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def log_request(self, headers: dict[str, str], body: bytes, status: int, answer: bytes) -> None:
+        """One JSON line per request, for tests and for debugging a sender: what came, and
+        what was answered."""
+        if self._log is None:
+            return
+        line = orjson.dumps(
+            {
+                "headers": headers,
+                "body": body.decode("utf-8", "replace"),
+                "status": status,
+                "answer": answer.decode("utf-8", "replace"),
+            }
+        )
+        with self._log_lock:
+            self._log.write(line + b"\n")
+            self._log.flush()
+
+    def server_close(self) -> None:
+        super().server_close()
+        if self._log is not None:
+            self._log.close()
 
 
 class ReceiverServer:
@@ -66,10 +96,11 @@ class ReceiverServer:
         host: str = "127.0.0.1",
         port: int = 9000,
         tls: tuple[Path, Path] | None = None,
-        token: str | None = None,
+        policy: Policy | None = None,
+        request_log: Path | None = None,
     ) -> None:
-        self.app = ReceiverApp(data, token=token)
-        self._server = _Server((host, port), self.app)
+        self.app = ReceiverApp(data, policy=policy)
+        self._server = _Server((host, port), self.app, request_log)
         self._scheme = "http"
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

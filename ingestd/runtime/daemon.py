@@ -172,6 +172,8 @@ class Daemon:
             self._transport,
             headers=settings.auth_headers(),
             verify=settings.httpx_verify(),
+            signing_keys=settings.signing_keys(),
+            now=self.clock.now,
         )
         retry = RetryPolicy(settings.retry_initial_delay_seconds, settings.retry_max_delay_seconds)
         secrets = settings.secrets()

@@ -83,6 +83,7 @@ class Receiver:
     def __init__(self, root: Path, processes: list[Process]) -> None:
         self.port = free_port()
         self.data = root / "receiver-data"
+        self.request_log = root / "receiver-requests.ndjson"
         self._root = root
         self._processes = processes
         self.process: Process | None = None
@@ -91,9 +92,22 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/callback"
 
-    def start(self) -> Receiver:
+    def start(self, *options: str) -> Receiver:
+        """(Re)start `ingestd receiver` with `options` (--signing-secret-file PATH,
+        --max-records N, ...); every request it gets is logged, for requests()."""
+        if self.process is not None:
+            self.process.kill()
         self.process = Process(
-            ["receiver", "--port", str(self.port), "--data", str(self.data)],
+            [
+                "receiver",
+                "--port",
+                str(self.port),
+                "--data",
+                str(self.data),
+                "--log-requests",
+                str(self.request_log),
+                *options,
+            ],
             self._root / "receiver.log",
         )
         self._processes.append(self.process)
@@ -119,6 +133,12 @@ class Receiver:
 
     def completed(self) -> list[dict[str, Any]]:
         return [i for i in self.ingestions() if i["completed"]]
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every POST it got: headers (lower case), body and answer as text, status."""
+        if not self.request_log.exists():
+            return []
+        return [orjson.loads(line) for line in self.request_log.read_bytes().splitlines()]
 
     def records(self, ingestion_id: str) -> list[dict[str, Any]]:
         path = self.data / f"{ingestion_id}.ndjson"

@@ -122,3 +122,55 @@ def test_a_receiver_that_never_answers_is_given_up_on_after_the_timeout():
     finally:
         sender.close()
         silent.close()
+
+
+def test_every_attempt_is_signed_afresh_over_the_exact_bytes_sent():
+    """A retry carries a new webhook-timestamp and signature; both verify with the standard's
+    own package; webhook-id is the Idempotency-Key (the chunk_id)."""
+    import base64
+    import time
+
+    import httpx
+    from standardwebhooks.webhooks import Webhook
+
+    from ingestd.core import signing
+
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"ack": True})
+
+    start = time.time()
+    moments = iter([start - 60, start])
+    sender = Sender(
+        "http://127.0.0.1:9/cb",
+        5,
+        httpx.MockTransport(answer),
+        signing_keys=signing.parse_secrets(secret),
+        now=lambda: next(moments),
+    )
+    body = b'{"type":"chunk","chunk_id":"ab:3"}'
+    sender.post(body, "ab:3")
+    sender.post(body, "ab:3")
+    first, second = (dict(r.headers) for r in seen)
+    assert first["webhook-id"] == second["webhook-id"] == first["idempotency-key"] == "ab:3"
+    assert int(second["webhook-timestamp"]) - int(first["webhook-timestamp"]) == 60
+    assert first["webhook-signature"] != second["webhook-signature"]
+    for request in seen:
+        assert request.content == body
+        Webhook(secret).verify(request.content, dict(request.headers))
+
+
+def test_without_a_secret_nothing_is_signed():
+    import httpx
+
+    seen: list[httpx.Request] = []
+    sender = Sender(
+        "http://127.0.0.1:9/cb",
+        5,
+        httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json={"ack": True})),
+    )
+    sender.post(b"{}", "k")
+    assert not any(name.startswith("webhook-") for name in seen[0].headers)

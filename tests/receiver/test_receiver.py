@@ -7,7 +7,7 @@ import pytest
 
 from ingestd.core import protocol
 from ingestd.core.chunking import ChunkSpan
-from ingestd.receiver.app import ReceiverApp
+from ingestd.receiver.app import Policy, ReceiverApp
 
 ID = "d" * 64
 SOURCE = protocol.Source("products", "p.json", "json")
@@ -138,7 +138,7 @@ def test_a_new_ndjson_file_is_durable_by_name_before_its_chunk_is_committed(tmp_
 
 def test_a_receiver_given_a_token_refuses_a_request_without_it(tmp_path):
     """--token-file: 401 and "Bad token" unless Authorization: Bearer <token> comes along."""
-    app = ReceiverApp(tmp_path, token="t0ken")
+    app = ReceiverApp(tmp_path, policy=Policy(token="t0ken"))
     body = chunk(0, [{"a": 1}], 0)
     headers = {"content-digest": protocol.content_digest(body)}
     assert app.handle("POST", "/cb", headers, body)[0] == 401
