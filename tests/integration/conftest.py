@@ -16,6 +16,9 @@ import httpx
 import orjson
 import pytest
 
+from tests.contract import schemas
+from tests.contract.schemas import request_problems
+
 WAIT_SECONDS = 30.0
 
 
@@ -275,8 +278,14 @@ def processes() -> Iterator[list[Process]]:
 
 
 @pytest.fixture
-def receiver(tmp_path: Path, processes: list[Process]) -> Receiver:
-    return Receiver(tmp_path, processes).start()
+def receiver(tmp_path: Path, processes: list[Process]) -> Iterator[Receiver]:
+    """The reference receiver; afterwards, every request the sender made to it in the test, and
+    every answer, is held to the protocol's JSON Schemas (ingestd/contract/)."""
+    started = Receiver(tmp_path, processes).start()
+    yield started
+    for request in started.requests():
+        assert not request_problems(request["body"].encode()), request["body"][:500]
+        assert not schemas.problems("answer", orjson.loads(request["answer"])), request["answer"]
 
 
 @pytest.fixture
