@@ -66,6 +66,11 @@ def records_array(staged_lines: bytes) -> bytes:
     return b"[" + staged_lines[:-1].replace(b"\n", b",") + b"]"
 
 
+def record_lines(staged_lines: bytes) -> list[bytes]:
+    """The canonical records of a staged chunk, one per line."""
+    return staged_lines[:-1].split(b"\n") if staged_lines else []
+
+
 def checksum(records_json: bytes) -> str:
     return hashlib.sha256(records_json).hexdigest()
 

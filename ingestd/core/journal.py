@@ -1,8 +1,17 @@
 """The journal: one per claimed file, an append-only list of JSON lines.
 
 Line 1 is `begin`: the ingestion's identity, written once staging is complete and before the
-first send. Each acknowledged chunk appends `ack`; a receiver that lost state and asks for an
-earlier chunk appends `rewind`; the acknowledged completion appends `completed`.
+first send. Each acknowledged chunk appends `ack`, with its record range; a receiver that lost
+state and asks for an earlier chunk appends `rewind`; the acknowledged completion appends
+`completed`.
+
+Which records chunk n holds is fixed the first time it is sent, and then never changes (a
+receiver deduplicates resends by chunk number): it is the rest of the staged chunk (the index's
+span) that holds its first record, unless the receiver asked for smaller chunks; such a chunk
+is recorded by a `sent` line before it is sent. So the journal alone says what every chunk ever
+sent held, and resume and rewinds send exactly those again. A `sent` line may replace one for a
+chunk the receiver never acknowledged (it answered 413: the chunk is sent with half the
+records).
 
 Every line is flushed with fsync before the daemon acts on it, so a crash can only tear the last
 line, which `replay` ignores (`valid_length` tells where to cut before appending again). Any
@@ -45,6 +54,39 @@ class Begin:
 
 
 @dataclass(frozen=True)
+class Range:
+    """The records of one chunk as sent: where they start, how many, their checksum."""
+
+    record_offset: int
+    record_count: int
+    checksum: str
+
+    @property
+    def end(self) -> int:
+        return self.record_offset + self.record_count
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A chunk about to be sent with other records than the rest of its staged span."""
+
+    chunk_number: int
+    record_offset: int
+    record_count: int
+    checksum: str
+    at: str
+    type: str = field(default="sent", init=False)
+
+    @classmethod
+    def of(cls, chunk_number: int, sent: Range, at: str) -> Sent:
+        return cls(chunk_number, sent.record_offset, sent.record_count, sent.checksum, at)
+
+    @property
+    def range(self) -> Range:
+        return Range(self.record_offset, self.record_count, self.checksum)
+
+
+@dataclass(frozen=True)
 class Ack:
     chunk_number: int
     record_offset: int
@@ -52,6 +94,14 @@ class Ack:
     checksum: str
     at: str
     type: str = field(default="ack", init=False)
+
+    @classmethod
+    def of(cls, chunk_number: int, sent: Range, at: str) -> Ack:
+        return cls(chunk_number, sent.record_offset, sent.record_count, sent.checksum, at)
+
+    @property
+    def range(self) -> Range:
+        return Range(self.record_offset, self.record_count, self.checksum)
 
 
 @dataclass(frozen=True)
@@ -70,9 +120,10 @@ class Completed:
     type: str = field(default="completed", init=False)
 
 
-Entry = Begin | Ack | Rewind | Completed
+Entry = Begin | Sent | Ack | Rewind | Completed
 _TYPES: dict[str, type[Any]] = {
     "begin": Begin,
+    "sent": Sent,
     "ack": Ack,
     "rewind": Rewind,
     "completed": Completed,
@@ -106,6 +157,25 @@ class JournalState:
     high_water: int = 0  # the most chunks ever acknowledged at once
     rewinds: int = 0
     rewinds_without_progress: int = 0  # since high_water last rose
+    ranges: list[Range] = field(default_factory=list)  # of each chunk number sent so far
+
+    @property
+    def next_record(self) -> int:
+        """The first record not in any chunk whose range is fixed."""
+        return self.ranges[-1].end if self.ranges else 0
+
+    @property
+    def all_sent(self) -> bool:
+        """Every record is in a chunk before next_chunk: the completion is next."""
+        return self.next_chunk == len(self.ranges) and self.next_record == self.begin.total_records
+
+    @property
+    def records_acknowledged(self) -> int:
+        return self.ranges[self.next_chunk - 1].end if self.next_chunk else 0
+
+    @property
+    def chunks_sent(self) -> int:
+        return len(self.ranges)
 
     def rewind_refused(self) -> str | None:
         """Why one more rewind must not happen, if it must not."""
@@ -157,12 +227,10 @@ def advance(state: JournalState, entry: Entry, number: int = 0) -> None:
     """Apply one entry after begin to the state; raises JournalCorrupt on an impossible step."""
     if state.completed:
         raise JournalCorrupt("the journal goes on after its completion", journal_line=number)
-    if isinstance(entry, Ack):
-        if entry.chunk_number != state.next_chunk:
-            raise JournalCorrupt(
-                f"ack for chunk {entry.chunk_number} where chunk {state.next_chunk} was next",
-                journal_line=number,
-            )
+    if isinstance(entry, Sent):
+        _fix_range(state, entry.chunk_number, entry.range, number, replace=True)
+    elif isinstance(entry, Ack):
+        _fix_range(state, entry.chunk_number, entry.range, number, replace=False)
         state.next_chunk += 1
         state.last_ack_at = entry.at
         if state.next_chunk > state.high_water:
@@ -175,8 +243,30 @@ def advance(state: JournalState, entry: Entry, number: int = 0) -> None:
         state.rewinds += 1
         state.rewinds_without_progress += 1
     elif isinstance(entry, Completed):
-        if state.next_chunk != state.begin.chunk_count:
+        if not state.all_sent or entry.chunk_count != len(state.ranges):
             raise JournalCorrupt("completion recorded before every chunk", journal_line=number)
         state.completed = True
     else:
         raise JournalCorrupt("a second begin entry", journal_line=number)
+
+
+def _fix_range(state: JournalState, chunk: int, sent: Range, line: int, replace: bool) -> None:
+    """Chunk `chunk` (the next to send) holds `sent`: the first time, it must start where the
+    chunk before it ended; after that, only a `sent` line may change it, and only while the
+    receiver has never acknowledged it."""
+    if chunk != state.next_chunk:
+        raise JournalCorrupt(
+            f"chunk {chunk} recorded where chunk {state.next_chunk} was next", journal_line=line
+        )
+    start = state.ranges[chunk - 1].end if chunk else 0
+    if sent.record_offset != start or sent.record_count < 1:
+        raise JournalCorrupt(f"chunk {chunk} does not start at record {start}", journal_line=line)
+    if sent.end > state.begin.total_records:
+        raise JournalCorrupt(f"chunk {chunk} goes past the last record", journal_line=line)
+    if chunk == len(state.ranges):
+        state.ranges.append(sent)
+    elif replace and chunk >= state.high_water:
+        del state.ranges[chunk:]
+        state.ranges.append(sent)
+    elif state.ranges[chunk] != sent:
+        raise JournalCorrupt(f"chunk {chunk} changed after it was acknowledged", journal_line=line)

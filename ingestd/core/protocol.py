@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 import orjson
 
-from ingestd.core.chunking import ChunkSpan
+from ingestd.core.backpressure import HINTS
+from ingestd.core.journal import Range
 from ingestd.core.retry import parse_retry_after
 
 PROTOCOL_VERSION = 1
@@ -49,18 +50,18 @@ def chunk_id(ingestion: str, number: int) -> str:
 
 
 def chunk_body(
-    ingestion: str, span: ChunkSpan, records_json: bytes, is_last: bool, source: Source
+    ingestion: str, number: int, sent: Range, records_json: bytes, is_last: bool, source: Source
 ) -> bytes:
     return orjson.dumps(
         {
             "type": "chunk",
             "ingestion_id": ingestion,
-            "chunk_number": span.number,
-            "chunk_id": chunk_id(ingestion, span.number),
-            "checksum": span.checksum,
+            "chunk_number": number,
+            "chunk_id": chunk_id(ingestion, number),
+            "checksum": sent.checksum,
             "records": orjson.Fragment(records_json),
             "is_last": is_last,
-            "record_offset": span.record_offset,
+            "record_offset": sent.record_offset,
             "source": source.as_dict(),
         }
     )
@@ -101,6 +102,15 @@ def request_headers(body: bytes, idempotency_key: str, user_agent: str) -> dict[
 @dataclass(frozen=True)
 class Acknowledged:
     duplicate: bool = False
+    hints: Mapping[str, Any] = field(default_factory=dict)  # max_records, max_bytes as answered
+
+
+@dataclass(frozen=True)
+class TooLarge:
+    """HTTP 413: the chunk is sent again with fewer records."""
+
+    status: int
+    answer: str
 
 
 @dataclass(frozen=True)
@@ -144,7 +154,7 @@ class StateLost:
     answer: str
 
 
-Decision = Acknowledged | RetryLater | ResendChecksum | RewindTo | Rejected | StateLost
+Decision = Acknowledged | RetryLater | ResendChecksum | RewindTo | Rejected | StateLost | TooLarge
 
 
 def classify(
@@ -167,6 +177,8 @@ def classify(
     retry_after = parse_retry_after(headers.get("retry-after"), now)
     if status in TRANSIENT_STATUSES or status >= 500:
         return RetryLater(f"HTTP {status}", f"http_{status}", retry_after)
+    if status == 413 and not completion:
+        return TooLarge(status, _excerpt(body))
     answer = _json_object(body)
     if 200 <= status < 300 and answer is None:
         reason = f"HTTP {status} with a body that is not a JSON object"
@@ -181,7 +193,8 @@ def classify(
         return Rejected('the answer has no "ack": true', status, _excerpt(body))
     if not _names_what_was_sent(answer, sent_ingestion_id, sent_chunk_number):
         return RetryLater("the answer names another ingestion or chunk", "wrong_answer")
-    return Acknowledged(duplicate=answer.get("duplicate") is True)
+    hints = {name: answer[name] for name in HINTS if name in answer}
+    return Acknowledged(duplicate=answer.get("duplicate") is True, hints=hints)
 
 
 def _refusal(answer: dict[str, Any], status: int, body: bytes, rewind_limit: int) -> Decision:

@@ -240,6 +240,17 @@ class StagedChunks:
             raise WorkDamaged(f"chunk {number} is missing from the chunk index")
         return ChunkSpan.unpack(data)
 
+    def span_holding(self, record: int, count: int) -> ChunkSpan:
+        """The staged chunk (of `count`) that holds record `record`, found by bisection."""
+        low, high = 0, count - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.span(middle).record_offset <= record:
+                low = middle
+            else:
+                high = middle - 1
+        return self.span(low)
+
     def lines(self, span: ChunkSpan) -> bytes:
         """The chunk's staged records, one canonical record per line."""
         try:

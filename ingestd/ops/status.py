@@ -30,7 +30,8 @@ class Claimed:
     state: str
     ingestion_id: str | None = None
     chunks_acknowledged: int = 0
-    chunk_count: int | None = None
+    chunk_count: int | None = None  # as staged; chunks the receiver asked smaller add to it
+    records_acknowledged: int = 0
     total_records: int | None = None
     last_ack_at: str | None = None
     retry: dict[str, Any] | None = None
@@ -92,7 +93,9 @@ def _claimed(claim: ClaimFolder) -> Claimed:
     begin = journal.begin
     entry.ingestion_id = begin.ingestion_id
     entry.chunks_acknowledged = journal.next_chunk
-    entry.chunk_count, entry.total_records = begin.chunk_count, begin.total_records
+    entry.records_acknowledged = journal.records_acknowledged
+    entry.chunk_count = max(begin.chunk_count, journal.chunks_sent)
+    entry.total_records = begin.total_records
     entry.last_ack_at = journal.last_ack_at
     entry.state = "completed, moving to done/" if journal.completed else "sending"
     entry.retry = claim.retry_state()
@@ -149,7 +152,8 @@ def as_text(statuses: list[InboxStatus]) -> str:
         lines.append(f"  in work/: {len(s.in_work)}")
         for c in s.in_work:
             progress = (
-                f"{c.chunks_acknowledged}/{c.chunk_count} chunks acknowledged"
+                f"{c.chunks_acknowledged}/{c.chunk_count} chunks acknowledged "
+                f"({c.records_acknowledged}/{c.total_records} records)"
                 if c.chunk_count is not None
                 else ""
             )

@@ -4,12 +4,13 @@ good: the retry loop, with backoff, Retry-After and the 'Checksum mismatch' budg
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ingestd.clock import Clock, iso
 from ingestd.core import protocol
+from ingestd.core.backpressure import Hints
 from ingestd.core.retry import backoff_delay
 from ingestd.errors import (
     Interrupted,
@@ -24,7 +25,7 @@ from ingestd.pipeline.sender import Sender
 
 MAX_CHECKSUM_RESENDS = 3
 
-Outcome = protocol.Acknowledged | protocol.RewindTo
+Outcome = protocol.Acknowledged | protocol.RewindTo | protocol.TooLarge
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,12 @@ class Delivery:
         self._stop = stop
         self._progress = progress
         self._rand = rand
+        self.hints = Hints()  # the receiver's, for every file of the inbox
+
+    def shrink(self, records: int) -> None:
+        """After a 413: no chunk larger than this many records until the receiver says."""
+        limit = min(records, self.hints.max_records or records)
+        self.hints = replace(self.hints, max_records=limit)
 
     def send(self, payload: Payload, claim: ClaimFolder, log: Any) -> Outcome:
         """Post until the receiver acknowledges, asks for a rewind, or refuses for good."""
@@ -81,7 +88,11 @@ class Delivery:
             if not payload.completion:
                 self._progress.sent(payload.records)
             decision = self._post(payload)
-            if isinstance(decision, (protocol.Acknowledged, protocol.RewindTo)):
+            if isinstance(decision, protocol.Acknowledged):
+                waiting.over()
+                self._follow(decision.hints, log)
+                return decision
+            if isinstance(decision, (protocol.RewindTo, protocol.TooLarge)):
                 waiting.over()
                 return decision
             if isinstance(decision, protocol.Rejected):
@@ -97,6 +108,16 @@ class Delivery:
                     )
             self._wait(attempt, decision, payload, waiting, claim, log)
             attempt += 1
+
+    def _follow(self, answered: Mapping[str, Any], log: Any) -> None:
+        hints = self.hints.after(answered)
+        if hints != self.hints:
+            log.info(
+                "the receiver changed its chunk size hints",
+                max_records=hints.max_records,
+                max_bytes=hints.max_bytes,
+            )
+            self.hints = hints
 
     def _post(self, payload: Payload) -> protocol.Decision:
         try:

@@ -24,8 +24,9 @@ import structlog
 
 from ingestd.clock import Clock, iso
 from ingestd.core import protocol
-from ingestd.core.chunking import ChunkLimits, checksum, records_array
-from ingestd.core.journal import Ack, Begin, Completed, JournalState, Rewind
+from ingestd.core.backpressure import Hints, halved
+from ingestd.core.chunking import ChunkLimits, ChunkSpan, checksum, record_lines, records_array
+from ingestd.core.journal import Ack, Begin, Completed, JournalState, Range, Rewind, Sent
 from ingestd.core.names import printable_name
 from ingestd.core.outcome import Outcome
 from ingestd.errors import (
@@ -34,6 +35,8 @@ from ingestd.errors import (
     Interrupted,
     JournalCorrupt,
     ReceiverLostState,
+    ReceiverRejected,
+    RecordTooLarge,
     WorkDamaged,
 )
 from ingestd.failpoints import Failpoints
@@ -134,7 +137,9 @@ class Ingestion:
             self.journal = self._stage()
         assert self.journal is not None
         state = self.journal.state
-        self._progress.begun(self.claim.token, state.begin, state.next_chunk)
+        self._progress.begun(
+            self.claim.token, state.begin, state.next_chunk, state.records_acknowledged
+        )
         return None
 
     def _resume(self) -> None:
@@ -204,63 +209,149 @@ class Ingestion:
         if not state.completed:
             with self.claim.chunks() as chunks:
                 while not state.completed:
-                    if state.next_chunk < state.begin.chunk_count:
-                        self._send_chunk(chunks, state)
-                    else:
+                    if state.all_sent:
                         self._send_completion(state)
+                    else:
+                        self._send_chunk(chunks, state)
         return self._move(Outcome.DONE)
 
     def _send_chunk(self, chunks: StagedChunks, state: JournalState) -> None:
-        begin = state.begin
-        span = chunks.span(state.next_chunk)
-        records = records_array(chunks.lines(span))
-        if checksum(records) != span.checksum:
-            raise WorkDamaged(f"the staged data of chunk {span.number} does not match its checksum")
-        is_last = span.number == begin.chunk_count - 1
-        body = protocol.chunk_body(begin.ingestion_id, span, records, is_last, _source(begin))
-        sent_at = self._clock.monotonic()
-        payload = Payload(body, begin.ingestion_id, span.number, records=span.record_count)
-        decision = self._delivery.send(payload, self.claim, self.log)
         assert self.journal is not None
+        begin, number = state.begin, state.next_chunk
+        sent, records = self._next_chunk(chunks, state)
+        is_last = sent.end == begin.total_records
+        body = protocol.chunk_body(
+            begin.ingestion_id, number, sent, records, is_last, _source(begin)
+        )
+        sent_at = self._clock.monotonic()
+        payload = Payload(body, begin.ingestion_id, number, records=sent.record_count)
+        decision = self._delivery.send(payload, self.claim, self.log)
         if isinstance(decision, protocol.RewindTo):
-            self._rewind(decision, span.number)
+            self._rewind(decision, number)
+            return
+        if isinstance(decision, protocol.TooLarge):
+            self._smaller(chunks, state, sent, records, decision)
             return
         self._failpoints.reached("chunk_acknowledged")
-        self.journal.append(
-            Ack(span.number, span.record_offset, span.record_count, span.checksum, self._now())
-        )
+        self.journal.append(Ack.of(number, sent, self._now()))
         self._failpoints.reached("ack_recorded")
         self.acknowledged += 1
         rtt = self._clock.monotonic() - sent_at
-        self._progress.acked(self.claim.token, span.record_count, rtt)
+        self._progress.acked(self.claim.token, sent.record_count, rtt)
         self.log.info(
             "chunk acknowledged",
-            chunk_number=span.number,
-            of=begin.chunk_count,
-            records=span.record_count,
+            chunk_number=number,
+            records=sent.record_count,
+            record_offset=sent.record_offset,
+            of_records=begin.total_records,
             duplicate=decision.duplicate or None,
         )
 
+    def _next_chunk(self, chunks: StagedChunks, state: JournalState) -> tuple[Range, bytes]:
+        """The records chunk `next_chunk` holds: the range it was first sent with, or, the
+        first time, the rest of the staged chunk, as few as the receiver's hints ask; a range
+        that is not the rest of its staged chunk is journaled before it is sent."""
+        assert self.journal is not None
+        number = state.next_chunk
+        if number < state.chunks_sent:
+            sent = state.ranges[number]
+            taken, records, _ = self._take(chunks, state, sent.record_offset, sent.record_count)
+            if taken != sent:
+                raise WorkDamaged(f"the staged records do not match chunk {number} as sent")
+            return sent, records
+        sent, records, rest = self._take(chunks, state, state.next_record, None)
+        if not rest:
+            self.journal.append(Sent.of(number, sent, self._now()))
+        return sent, records
+
+    def _take(
+        self, chunks: StagedChunks, state: JournalState, start: int, count: int | None
+    ) -> tuple[Range, bytes, bool]:
+        """`count` records from record `start` on, within the staged chunk that holds it (None:
+        as many as the receiver's hints allow), their records array, and whether they are the
+        rest of that staged chunk."""
+        span = chunks.span_holding(start, state.begin.chunk_count)
+        lines = self._verified(chunks, span)
+        rest = span.record_offset + span.record_count - start
+        if count is None and self._delivery.hints == Hints():
+            count = rest
+        if start == span.record_offset and count == span.record_count:
+            return Range(start, count, span.checksum), records_array(lines), True
+        ahead = record_lines(lines)[start - span.record_offset :]
+        if count is None:
+            count = self._delivery.hints.records_for([len(line) for line in ahead])
+        records = b"[" + b",".join(ahead[:count]) + b"]"
+        return Range(start, min(count, len(ahead)), checksum(records)), records, count == rest
+
+    def _verified(self, chunks: StagedChunks, span: ChunkSpan) -> bytes:
+        lines = chunks.lines(span)
+        if checksum(records_array(lines)) != span.checksum:
+            raise WorkDamaged(f"the staged data of chunk {span.number} does not match its checksum")
+        return lines
+
+    def _smaller(
+        self,
+        chunks: StagedChunks,
+        state: JournalState,
+        sent: Range,
+        records: bytes,
+        decision: protocol.TooLarge,
+    ) -> None:
+        """413: the same chunk number again, with half the records; one record refused fails
+        the file, naming it."""
+        assert self.journal is not None
+        number = state.next_chunk
+        where = {"http_status": decision.status, "receiver_answer": decision.answer}
+        if sent.record_count == 1:
+            raise RecordTooLarge(
+                f"the receiver refuses record {sent.record_offset} alone as too large (HTTP "
+                f"413): it is {len(records) - 2} bytes as JSON",
+                record_index=sent.record_offset,
+                record_bytes=len(records) - 2,
+                chunk_number=number,
+                **where,
+            )
+        if number < state.high_water:
+            raise ReceiverRejected(
+                f"the receiver refused chunk {number} as too large (HTTP 413) after it had "
+                "acknowledged it: a chunk it has must keep its records",
+                chunk_number=number,
+                **where,
+            )
+        count = halved(sent.record_count)
+        smaller, _, _ = self._take(chunks, state, sent.record_offset, count)
+        self._delivery.shrink(count)
+        self.log.warning(
+            "the receiver refused a chunk as too large (HTTP 413): sending half its records",
+            chunk_number=number,
+            records=sent.record_count,
+            now=count,
+        )
+        self.journal.append(Sent.of(number, smaller, self._now()))
+
     def _send_completion(self, state: JournalState) -> None:
         begin = state.begin
+        chunk_count = state.chunks_sent
         body = protocol.completion_body(
             begin.ingestion_id,
-            begin.chunk_count,
+            chunk_count,
             begin.total_records,
             begin.file_sha256,
             _source(begin),
         )
-        payload = Payload(body, begin.ingestion_id, begin.chunk_count - 1, completion=True)
+        payload = Payload(body, begin.ingestion_id, chunk_count - 1, completion=True)
         decision = self._delivery.send(payload, self.claim, self.log)
         assert self.journal is not None
         if isinstance(decision, protocol.RewindTo):
-            self._rewind(decision, begin.chunk_count)
+            self._rewind(decision, chunk_count)
             return
+        if isinstance(decision, protocol.TooLarge):  # never for a completion: classify says so
+            raise ReceiverRejected("the receiver refused the completion as too large")
         self._failpoints.reached("completion_acknowledged")
-        self.journal.append(Completed(begin.chunk_count, begin.total_records, self._now()))
+        self.journal.append(Completed(chunk_count, begin.total_records, self._now()))
         self._failpoints.reached("completion_recorded")
         self._progress.acked(self.claim.token, 0, 0.0, completion=True)
-        self.log.info("completion acknowledged", records=begin.total_records)
+        self.log.info("completion acknowledged", records=begin.total_records, chunks=chunk_count)
 
     def _rewind(self, decision: protocol.RewindTo, refused: int) -> None:
         """Send again from an earlier chunk, as the receiver's refusal asks; the same ingestion,
@@ -285,7 +376,9 @@ class Ingestion:
             rewind=state.rewinds + 1,
         )
         self.journal.append(Rewind(to_chunk, reason, self._now()))
-        self._progress.rewound(self.claim.token, to_chunk, decision.lost_state)
+        self._progress.rewound(
+            self.claim.token, to_chunk, state.records_acknowledged, decision.lost_state
+        )
 
     # -- finishing ---------------------------------------------------------------------------
 
@@ -350,15 +443,8 @@ class Ingestion:
             self.journal.close()
             self.journal = None
 
-    def _records_acknowledged(self, state: JournalState | None) -> int | None:
-        if state is None or state.next_chunk == 0:
-            return 0
-        if state.next_chunk >= state.begin.chunk_count:
-            return state.begin.total_records
-        try:
-            return self.claim.span(state.next_chunk).record_offset
-        except WorkDamaged:
-            return None
+    def _records_acknowledged(self, state: JournalState | None) -> int:
+        return state.records_acknowledged if state is not None else 0
 
     def _now(self) -> str:
         return iso(self._clock.now())

@@ -28,15 +28,18 @@ class FileState:
     file: str
     ingestion_id: str | None = None
     chunks_acked: int = 0
-    chunk_count: int | None = None
+    chunk_count: int | None = None  # as staged; more are sent when the receiver asks for smaller
+    records_acked: int = 0
+    total_records: int = 0
     waiting_since: float | None = None
     wait_reason: str | None = None
 
     def describe(self) -> str:
         if self.chunk_count is None:
             return f"{self.file} validating"
-        percent = 100 * self.chunks_acked // max(self.chunk_count, 1)
-        text = f"{self.file} {percent}% (chunk {self.chunks_acked}/{self.chunk_count})"
+        percent = 100 * self.records_acked // max(self.total_records, 1)
+        chunks = max(self.chunk_count, self.chunks_acked)
+        text = f"{self.file} {percent}% (chunk {self.chunks_acked}/{chunks})"
         if self.waiting_since is not None:
             since = time.strftime("%H:%M:%S", time.gmtime(self.waiting_since))
             text += f", waiting for the receiver since {since} UTC ({self.wait_reason})"
@@ -68,12 +71,14 @@ class InboxProgress:
     def claimed(self, token: str, name: str) -> None:
         self._set(token, FileState(token, printable_name(name)))
 
-    def begun(self, token: str, begin: Begin, next_chunk: int) -> None:
+    def begun(self, token: str, begin: Begin, next_chunk: int, records_acked: int = 0) -> None:
         self._update(
             token,
             ingestion_id=begin.ingestion_id,
             chunks_acked=next_chunk,
             chunk_count=begin.chunk_count,
+            records_acked=records_acked,
+            total_records=begin.total_records,
         )
 
     def acked(self, token: str, records: int, seconds: float, completion: bool = False) -> None:
@@ -83,12 +88,16 @@ class InboxProgress:
             state = self._files.get(token)
             if state is not None and not completion:
                 self._files[token] = replace(
-                    state, chunks_acked=state.chunks_acked + 1, waiting_since=None, wait_reason=None
+                    state,
+                    chunks_acked=state.chunks_acked + 1,
+                    records_acked=state.records_acked + records,
+                    waiting_since=None,
+                    wait_reason=None,
                 )
         self.metrics.acknowledged(self.name, records, seconds, completion)
 
-    def rewound(self, token: str, to_chunk: int, lost_state: bool) -> None:
-        self._update(token, chunks_acked=to_chunk)
+    def rewound(self, token: str, to_chunk: int, records_acked: int, lost_state: bool) -> None:
+        self._update(token, chunks_acked=to_chunk, records_acked=records_acked)
         self.metrics.rewound(self.name, "lost_state" if lost_state else "requested")
 
     def waiting(self, token: str, reason: str, label: str, delay: float) -> None:

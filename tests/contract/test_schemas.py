@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 
 from ingestd import contract
 from ingestd.core import protocol
-from ingestd.core.chunking import ChunkSpan
+from ingestd.core.journal import Range
 from tests.contract.schemas import problems, request_problems
 
 ID = "a" * 64
@@ -24,8 +24,8 @@ def test_each_schema_is_a_valid_draft_2020_12_schema(name):
 
 
 def chunk() -> dict:
-    span = ChunkSpan(3, 30, 1, 0, 10, "b" * 64)
-    return orjson.loads(protocol.chunk_body(ID, span, b'[{"sku":"A"}]', False, SOURCE))
+    sent = Range(30, 1, "b" * 64)
+    return orjson.loads(protocol.chunk_body(ID, 3, sent, b'[{"sku":"A"}]', False, SOURCE))
 
 
 def test_what_the_sender_emits_is_valid():

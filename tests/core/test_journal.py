@@ -1,6 +1,6 @@
 import pytest
 
-from ingestd.core.journal import Ack, Begin, Completed, Rewind, encode, replay
+from ingestd.core.journal import Ack, Begin, Completed, Rewind, Sent, encode, replay
 from ingestd.errors import JournalCorrupt
 
 BEGIN = Begin(
@@ -23,7 +23,8 @@ BEGIN = Begin(
 
 
 def ack(n: int) -> Ack:
-    return Ack(n, n * 2, 2, "c" * 64, "2026-11-26T00:00:01Z")
+    """Chunk n of the staged chunks: records 2n and 2n+1 (the last holds record 4 alone)."""
+    return Ack(n, n * 2, min(2, 5 - n * 2), "c" * 64, "2026-11-26T00:00:01Z")
 
 
 def journal(*entries) -> bytes:
@@ -128,3 +129,55 @@ def test_the_line_format_is_the_one_journals_on_disk_have():
     )
     assert encode(BEGIN).startswith(b'{"ingestion_id":"' + b"f" * 64 + b'","inbox":"products",')
     assert encode(BEGIN).endswith(b',"sheet":null,"notes":{},"journal_version":1,"type":"begin"}\n')
+
+
+def sent(n: int, offset: int, count: int, checksum: str = "d" * 64) -> Sent:
+    return Sent(n, offset, count, checksum, "2026-11-26T00:00:01Z")
+
+
+def test_chunks_sent_smaller_than_staged_are_recorded_and_resent_alike():
+    """The receiver asked for one record a chunk: the journal says what each chunk held."""
+    state = replay(journal(sent(0, 0, 1), Ack(0, 0, 1, "d" * 64, "x"), sent(1, 1, 1)))
+    assert state.next_chunk == 1 and state.chunks_sent == 2
+    assert state.ranges[1].record_offset == 1 and state.next_record == 2
+    assert state.records_acknowledged == 1 and not state.all_sent
+
+
+def test_a_chunk_never_acknowledged_may_be_sent_smaller_after_a_413():
+    state = replay(journal(sent(0, 0, 2, "e" * 64), sent(0, 0, 1)))
+    assert [r.record_count for r in state.ranges] == [1]
+
+
+def test_a_chunk_once_acknowledged_never_changes():
+    entries = [Ack(0, 0, 2, "e" * 64, "x"), Rewind(0, "lost", "x")]
+    with pytest.raises(JournalCorrupt, match="changed after it was acknowledged"):
+        replay(journal(*entries, sent(0, 0, 1)))
+    with pytest.raises(JournalCorrupt, match="changed after it was acknowledged"):
+        replay(journal(*entries, Ack(0, 0, 1, "e" * 64, "x")))
+    state = replay(journal(*entries, Ack(0, 0, 2, "e" * 64, "x")))
+    assert state.next_chunk == 1 and state.rewinds == 1
+
+
+@pytest.mark.parametrize(
+    ("entry", "complaint"),
+    [
+        (sent(1, 2, 1), "chunk 1 recorded where chunk 0 was next"),
+        (sent(0, 1, 1), "does not start at record 0"),
+        (sent(0, 0, 0), "does not start at record 0"),
+        (sent(0, 0, 6), "goes past the last record"),
+    ],
+)
+def test_an_impossible_range_is_corruption(entry, complaint):
+    with pytest.raises(JournalCorrupt, match=complaint):
+        replay(journal(entry))
+
+
+def test_the_completion_needs_every_record_in_an_acknowledged_chunk():
+    five = [sent(n, n, 1) for n in range(5)]
+    acks = [Ack(n, n, 1, "d" * 64, "x") for n in range(5)]
+    entries = [e for pair in zip(five, acks, strict=True) for e in pair]
+    assert replay(journal(*entries, Completed(5, 5, "x"))).completed
+    with pytest.raises(JournalCorrupt, match="before every chunk"):
+        replay(journal(*entries[:-2], Completed(4, 5, "x")))
+    with pytest.raises(JournalCorrupt, match="before every chunk"):
+        replay(journal(*entries, Completed(3, 5, "x")))

@@ -5,7 +5,7 @@ import orjson
 import pytest
 
 from ingestd.core import protocol
-from ingestd.core.chunking import ChunkSpan
+from ingestd.core.journal import Range
 from ingestd.core.protocol import (
     Acknowledged,
     Rejected,
@@ -14,6 +14,7 @@ from ingestd.core.protocol import (
     RewindTo,
     Source,
     StateLost,
+    TooLarge,
     classify,
 )
 
@@ -33,8 +34,8 @@ def test_chunk_body_carries_the_v1_fields_and_checksum_of_its_records():
     """The body has every v1 field; its checksum is sha256 of orjson.dumps(records, SORT_KEYS)."""
     records = [{"b": 1, "a": 2}]
     records_json = orjson.dumps(records, option=orjson.OPT_SORT_KEYS)
-    span = ChunkSpan(4, 2000, 1, 0, len(records_json), hashlib.sha256(records_json).hexdigest())
-    body = orjson.loads(protocol.chunk_body(ID, span, records_json, True, SOURCE))
+    sent = Range(2000, 1, hashlib.sha256(records_json).hexdigest())
+    body = orjson.loads(protocol.chunk_body(ID, 4, sent, records_json, True, SOURCE))
     assert body == {
         "type": "chunk",
         "ingestion_id": ID,
@@ -153,7 +154,7 @@ def test_classification(status, body, expected):
         (200, {"ack": False, "error": "Unknown product class"}),
         (400, {"detail": "bad"}),
         (404, b"not found"),
-        (413, b"too large"),
+        (401, {"ack": False, "error": "Bad signature"}),
     ],
 )
 def test_refusals_and_other_4xx_fail_the_file(status, body):
@@ -161,6 +162,19 @@ def test_refusals_and_other_4xx_fail_the_file(status, body):
     decision = answer(status, body)
     assert isinstance(decision, Rejected)
     assert decision.status == status
+
+
+def test_413_asks_for_a_smaller_chunk_but_refuses_a_completion():
+    assert answer(413, b"<html>Request Entity Too Large</html>") == TooLarge(
+        413, "<html>Request Entity Too Large</html>"
+    )
+    assert isinstance(answer(413, b"too large", chunk=3, completion=True), Rejected)
+
+
+def test_an_acknowledgement_passes_on_the_hints_it_carries():
+    ack = {"ack": True, "max_records": 50, "max_bytes": None, "other": 1}
+    assert answer(200, ack) == Acknowledged(hints={"max_records": 50, "max_bytes": None})
+    assert answer(200, {"ack": True}) == Acknowledged()
 
 
 def test_retry_after_is_passed_on():

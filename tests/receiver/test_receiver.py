@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from ingestd.core import protocol
-from ingestd.core.chunking import ChunkSpan
+from ingestd.core.journal import Range
 from ingestd.receiver.app import Policy, ReceiverApp
 
 ID = "d" * 64
@@ -24,8 +24,8 @@ def chunk(
     number: int, records: list, offset: int, is_last: bool = False, ingestion: str = ID
 ) -> bytes:
     records_json = orjson.dumps(records, option=orjson.OPT_SORT_KEYS)
-    span = ChunkSpan(number, offset, len(records), 0, 0, hashlib.sha256(records_json).hexdigest())
-    return protocol.chunk_body(ingestion, span, records_json, is_last, SOURCE)
+    sent = Range(offset, len(records), hashlib.sha256(records_json).hexdigest())
+    return protocol.chunk_body(ingestion, number, sent, records_json, is_last, SOURCE)
 
 
 def post(app: ReceiverApp, body: bytes, digest: str | None = None) -> tuple[int, dict]:

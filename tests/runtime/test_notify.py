@@ -159,14 +159,14 @@ def test_status_says_what_each_file_is_doing():
     assert progress.describe() == "products: idle, 0 queued"
     progress.claimed("t1", "cat\nalog.json")
     assert progress.describe() == "products: cat\\x0aalog.json validating; 0 queued"
-    from tests.core.test_journal import BEGIN  # chunk_count 3
+    from tests.core.test_journal import BEGIN  # 3 chunks, 5 records: 2 acknowledged are 40%
 
     progress.begun("t1", BEGIN, 0)
     progress.acked("t1", 2, 0.01)
     progress.waiting("t1", "HTTP 503", "http_503", 5.0)
     progress.queued = 4
     assert progress.describe() == (
-        "products: cat\\x0aalog.json 33% (chunk 1/3), waiting for the receiver since "
+        "products: cat\\x0aalog.json 40% (chunk 1/3), waiting for the receiver since "
         "08:00:00 UTC (HTTP 503); 4 queued"
     )
 
