@@ -1,4 +1,4 @@
-"""The command line: run, receiver, status, check-config, reingest."""
+"""The command line: run, receiver, status, check-config, check-receiver, reingest."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+import orjson
 import structlog
 
 from ingestd import __version__, log
@@ -74,6 +75,17 @@ def _parser() -> argparse.ArgumentParser:
         "--log-requests", type=Path, metavar="PATH", help="append every request as a JSON line"
     )
     receiver.set_defaults(func=_receiver)
+
+    conformance = commands.add_parser(
+        "check-receiver",
+        help="check that a receiver keeps the protocol; exit 0 if every required check passes",
+    )
+    conformance.add_argument("url", help="the receiver's callback URL")
+    conformance.add_argument("--signing-secret-file", type=Path, help="whsec_ secrets to sign with")
+    conformance.add_argument("--token-file", type=Path, help="send Authorization: Bearer <line>")
+    conformance.add_argument("--timeout", type=float, default=10.0, help="seconds per answer")
+    conformance.add_argument("--json", action="store_true", help="print one JSON document")
+    conformance.set_defaults(func=_check_receiver)
 
     check = commands.add_parser(
         "check-config", help="validate a config and the folders it names; exit 0, or 2"
@@ -168,6 +180,25 @@ def _receiver(args: argparse.Namespace) -> int:
     structlog.get_logger("ingestd.receiver").info("listening", url=server.url, data=str(args.data))
     server.serve_forever()
     return 0
+
+
+def _check_receiver(args: argparse.Namespace) -> int:
+    from ingestd.ops.check_receiver import Checker, report
+
+    if not args.url.startswith(("http://", "https://")):
+        raise ConfigError(f"{args.url!r} is not an http:// or https:// URL")
+    if args.timeout <= 0:
+        raise ConfigError("--timeout must be more than 0 seconds")
+    token = None
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"--token-file {args.token_file}: {exc.strerror}") from None
+    checker = Checker(args.url, args.timeout, token, _signing_keys(args.signing_secret_file))
+    text, document, ok = report(checker.run(), args.url)
+    print(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() if args.json else text)
+    return 0 if ok else 1
 
 
 def _signing_keys(path: Path | None) -> tuple[bytes, ...]:
