@@ -133,3 +133,13 @@ def test_the_text_report_has_one_line_per_check(tmp_path, receiver):
     assert lines[0] == f"check-receiver {receiver.url}"
     assert sum(1 for line in lines if line[:4] in ("PASS", "FAIL", "SKIP")) == len(FAILS)
     assert lines[-1].startswith("OK: 10 of 11 checks passed")
+
+
+def test_the_token_is_sent_to_a_receiver_that_demands_one(tmp_path, receiver):
+    token = tmp_path / "token"
+    token.write_text("check-t0ken\n")
+    receiver.start("--token-file", str(token))
+    code, document = check(receiver.url, "--token-file", str(token))
+    assert code == 0 and failed(document) == set()
+    code, document = check(receiver.url)
+    assert code == 1 and "valid chunks acknowledged in order" in failed(document)
