@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 
+import orjson
 import pytest
 
 from tests import faultproxy
@@ -79,19 +80,25 @@ def test_transient_faults_end_with_every_record_delivered_exactly_once(
     assert proxy.faults == []  # every scripted fault met a request
 
 
-def test_413_fails_the_file_with_the_receivers_answer(tmp_path, receiver, daemon, proxy):
-    spool = run_through(
-        tmp_path,
-        receiver,
-        daemon,
-        proxy,
-        [faultproxy.respond(413, b"Request Entity Too Large: limit 64kB")],
-    )
+def test_a_proxys_413_halves_the_chunk_and_everything_arrives(tmp_path, receiver, daemon, proxy):
+    too_large = faultproxy.respond(413, b"Request Entity Too Large: limit 64kB")
+    spool = run_through(tmp_path, receiver, daemon, proxy, [too_large])
+    assert spool.data_files("done") and not spool.reports()
+    (ingestion,) = receiver.completed()
+    assert receiver.records(ingestion["ingestion_id"]) == RECORDS
+    sizes = [len(orjson.loads(r["body"])["records"]) for r in receiver.requests()[:2]]
+    assert sizes == [10, 5]  # chunk 0 whole; chunk 1 arrived halved after the proxy's 413
+
+
+def test_a_record_refused_alone_with_413_fails_the_file_naming_it(
+    tmp_path, receiver, daemon, proxy
+):
+    too_large = faultproxy.respond(413, b"Request Entity Too Large: limit 64kB")
+    spool = run_through(tmp_path, receiver, daemon, proxy, [too_large] * 4)
     (report,) = spool.reports()
-    assert report["reason"] == "receiver_rejected"
-    assert (
-        "limit 64kB" in report["where"]["receiver_answer"] and report["where"]["http_status"] == 413
-    )
+    assert report["reason"] == "record_too_large" and report["where"]["record_index"] == 10
+    assert "limit 64kB" in report["where"]["receiver_answer"]
+    assert report["where"]["http_status"] == 413
     assert report["chunks_acknowledged"] == 1 and report["records_acknowledged"] == 10
 
 
