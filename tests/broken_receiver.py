@@ -18,13 +18,13 @@ import hashlib
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ingestd.core import signing
+from tests.jsonserver import Answer, Handler, serve
 
 RULES = (
     "canonical",
@@ -114,38 +114,11 @@ def _digest_ok(headers: dict[str, str], body: bytes) -> bool:
     return headers.get("content-digest") == expected
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
+def _handle(receiver: Receiver) -> Handler:
+    def handle(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        return receiver.answer(headers, body) if method == "POST" else (200, {"ok": True})
 
-    def do_GET(self) -> None:
-        self._send(200, {"ok": True})
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, answer = self.server.receiver.answer(headers, body)
-        self._send(status, answer)
-
-    def _send(self, status: int, value: Any) -> None:
-        body = orjson.dumps(value)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, port: int, receiver: Receiver) -> None:
-        self.receiver = receiver
-        super().__init__(("127.0.0.1", port), _Handler)
+    return handle
 
 
 def main() -> None:
@@ -157,7 +130,7 @@ def main() -> None:
     keys = ()
     if args.signing_secret_file:
         keys = signing.parse_secrets(args.signing_secret_file.read_text())
-    _Server(args.port, Receiver(args.broken, keys)).serve_forever(poll_interval=0.1)
+    serve(args.port, _handle(Receiver(args.broken, keys)))
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+
+from tests.jsonserver import Answer, Handler, serve
 
 
 class LegacyState:
@@ -58,51 +59,25 @@ class LegacyState:
         return 200, {**base, "ack": True}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
+def _handle(state: LegacyState) -> Handler:
+    def handle(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if method == "POST":
+            return state.answer(orjson.loads(body))
+        if path == "/health":
+            return 200, {"ok": True}
+        if path.startswith("/records/"):
+            with state.lock:
+                return 200, {"records": state.records.get(path.removeprefix("/records/"), [])}
+        return 404, {"detail": "Not Found"}
 
-    def do_GET(self) -> None:
-        if self.path == "/health":
-            self._send(200, {"ok": True})
-        elif self.path.startswith("/records/"):
-            ingestion = self.path.removeprefix("/records/")
-            with self.server.state.lock:
-                self._send(200, {"records": self.server.state.records.get(ingestion, [])})
-        else:
-            self._send(404, {"detail": "Not Found"})
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        status, answer = self.server.state.answer(orjson.loads(body))
-        self._send(status, answer)
-
-    def _send(self, status: int, value: Any) -> None:
-        body = orjson.dumps(value)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, port: int) -> None:
-        self.state = LegacyState()
-        super().__init__(("127.0.0.1", port), _Handler)
+    return handle
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    _Server(args.port).serve_forever(poll_interval=0.1)
+    serve(args.port, _handle(LegacyState()))
 
 
 if __name__ == "__main__":
