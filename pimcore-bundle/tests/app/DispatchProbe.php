@@ -15,7 +15,7 @@ use Symfony\Component\Messenger\Middleware\StackInterface;
 /**
  * Middleware on the test bus: for each message, notes whether a transaction was open and
  * whether a second connection (which sees only committed rows) finds what the message names.
- * failNext() makes the next dispatch throw, as a broken transport would.
+ * failNext() makes the next dispatch throw, as a broken transport would; seen lists what passed.
  */
 final class DispatchProbe implements MiddlewareInterface
 {
@@ -35,7 +35,7 @@ final class DispatchProbe implements MiddlewareInterface
     public function handle(Envelope $envelope, StackInterface $stack): Envelope
     {
         $message = $envelope->getMessage();
-        $this->seen[] = [
+        $seen = [
             'message' => $message,
             'in_transaction' => $this->connection->isTransactionActive(),
             'committed' => $this->committed($message),
@@ -44,8 +44,11 @@ final class DispatchProbe implements MiddlewareInterface
             --$this->failures;
             throw new \RuntimeException('transport down');
         }
+        $envelope = $stack->next()->handle($envelope, $stack);
+        // Kept across requests: the kernel resets the in-memory transport before each one.
+        $this->seen[] = $seen;
 
-        return $stack->next()->handle($envelope, $stack);
+        return $envelope;
     }
 
     private function committed(object $message): bool

@@ -94,6 +94,7 @@ final class Kernel extends BaseKernel
         $services->set(TestRecordImporter::class)->args([service('doctrine.dbal.default_connection')]);
         $services->alias(\Ingestd\PimcoreBundle\Import\RecordImporter::class, TestRecordImporter::class);
         if ($test) {
+            $services->set('logger', \Psr\Log\NullLogger::class);
             $services->set('ingestd_test.probe', DispatchProbe::class)->public()
                 ->args([service('doctrine.dbal.default_connection'), '%env(DATABASE_URL)%']);
         }
