@@ -84,7 +84,7 @@ final class Kernel extends BaseKernel
         $services = $container->services();
         $services->set('doctrine.dbal.default_connection', Connection::class)->public()
             ->factory([DriverManager::class, 'getConnection'])
-            ->args([['url' => '%env(DATABASE_URL)%']]);
+            ->args([['url' => '%env(DATABASE_URL)%', 'charset' => 'utf8mb4']]);
         // What DoctrineBundle provides in Pimcore: the registry the doctrine:// transport asks.
         $services->set('ingestd_test.registry', ConnectionRegistry::class)
             ->args([service('doctrine.dbal.default_connection')]);
