@@ -59,6 +59,7 @@ final class Kernel extends BaseKernel
     {
         $test = 'test' === $this->environment;
         $messenger = [
+            'reset_on_message' => true,
             'transports' => ['ingestd' => $test ? 'in-memory://' : 'doctrine://default?queue_name=ingestd'],
             'routing' => [ChunkStored::class => 'ingestd', IngestionCompleted::class => 'ingestd'],
         ];
