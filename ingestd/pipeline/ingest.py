@@ -169,6 +169,12 @@ class Ingestion:
             sheet=staged.details.sheet,
             **staged.details.notes,
         )
+        if "read_twice" in staged.details.notes:
+            self._progress.read_twice(self._request.reader.file_type)
+            self.log.warning(
+                "the fast reader declined this file: read again by the reference reader (slower)",
+                reason=staged.details.notes["read_twice"],
+            )
         return journal
 
     def _begin(self, staged: Staged) -> Begin:

@@ -19,6 +19,7 @@ class Metrics(Protocol):
         """A retry, by a label of bounded cardinality (Transient.label, RetryLater.label)."""
 
     def rewound(self, inbox: str, kind: str) -> None: ...
+    def read_twice(self, inbox: str, file_type: str) -> None: ...
     def finished(self, inbox: str, outcome: str) -> None: ...
 
 
@@ -33,6 +34,9 @@ class NoMetrics:
         pass
 
     def rewound(self, inbox: str, kind: str) -> None:
+        pass
+
+    def read_twice(self, inbox: str, file_type: str) -> None:
         pass
 
     def finished(self, inbox: str, outcome: str) -> None:
@@ -67,6 +71,12 @@ class PrometheusMetrics:
             ["inbox", "kind"],
             registry=self.registry,
         )
+        self._reference_reads = Counter(
+            "ingestd_reference_reads",
+            "Files the fast reader declined, read again by the reference reader (slower)",
+            ["inbox", "format"],
+            registry=self.registry,
+        )
         self._files = Counter(
             "ingestd_files",
             "Files finished, by outcome",
@@ -98,6 +108,9 @@ class PrometheusMetrics:
 
     def rewound(self, inbox: str, kind: str) -> None:
         self._rewinds.labels(inbox, kind).inc()
+
+    def read_twice(self, inbox: str, file_type: str) -> None:
+        self._reference_reads.labels(inbox, file_type).inc()
 
     def finished(self, inbox: str, outcome: str) -> None:
         self._files.labels(inbox, outcome).inc()

@@ -100,6 +100,9 @@ class InboxProgress:
         self._update(token, chunks_acked=to_chunk, records_acked=records_acked)
         self.metrics.rewound(self.name, "lost_state" if lost_state else "requested")
 
+    def read_twice(self, file_type: str) -> None:
+        self.metrics.read_twice(self.name, file_type)
+
     def waiting(self, token: str, reason: str, label: str, delay: float) -> None:
         state = self._files.get(token)
         since = state.waiting_since if state and state.waiting_since else self._clock.now()

@@ -359,3 +359,36 @@ def test_an_invalid_config_is_refused_with_exit_status_2(tmp_path, config, needl
     )
     assert result.returncode == 2
     assert needle in result.stderr
+
+
+def test_a_file_the_fast_reader_declines_is_logged_once_and_counted(tmp_path, receiver, daemon):
+    """The slow path is visible in production: one warning with the reason, and the metric
+    ingestd_reference_reads_total{inbox, format}."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.integration.conftest import free_port
+
+    port = free_port()
+    spool = Spool(tmp_path / "spool" / "products")
+    daemon.configure([inbox_config(spool.root, receiver)], metrics_listen=f"127.0.0.1:{port}")
+    daemon.start()
+    # A 19-digit integer: the fast JSON reader cannot be sure of it and declines.
+    spool.drop("big.json", b'[{"id": 1234567890123456789}, {"id": 2}]')
+    spool.drop("plain.json", [{"id": 3}])
+    wait_until(lambda: len(spool.data_files("done")) == 2, what="both files done")
+
+    declined = [
+        line for line in daemon.log_lines() if line["event"].startswith("the fast reader declined")
+    ]
+    assert [(d["level"], d["reason"]) for d in declined] == [
+        ("warning", "an integer of 19 or more digits")
+    ]
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5, trust_env=False).text
+    values = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    key = ("ingestd_reference_reads_total", (("format", "json"), ("inbox", "products")))
+    assert values[key] == 1
