@@ -89,20 +89,45 @@ class MemorySampler:
             with contextlib.suppress(FileNotFoundError, KeyError, ProcessLookupError):
                 peak = proc_status(member, "VmHWM") / 1024
                 self.largest_mb = max(self.largest_mb, peak)
-                together += _pss_kb(member) / 1024
+                together += pss_kb(member) / 1024
         self.together_mb = max(self.together_mb, together)
 
 
-def _pss_kb(pid: int) -> int:
+def pss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
         if line.startswith("Pss:"):
             return int(line.split()[1])
     raise KeyError("Pss")
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """User + system CPU seconds of a live process; with `reaped`, also those of the children
+    it has waited for (a forkserver's parser children, once they ended)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def family_cpu_seconds(pid: int) -> float:
+    """CPU seconds of the daemon and every descendant, live or ended: each live member's own and
+    its reaped children's (those are in no live member's own count, so nothing counts twice)."""
+    total = 0.0
+    for member in family(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += cpu_seconds(member, reaped=True)
+    return total
+
+
+def script_cost(code: str, *args: str) -> tuple[float, float, float]:
+    """(seconds, peak MB, CPU seconds) of a script in a fresh interpreter that prints its count,
+    seconds, ru_maxrss and user + system seconds."""
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+    )
+    _, seconds, peak_kb, cpu = result.stdout.split()
+    return float(seconds), int(peak_kb) / 1024, float(cpu)
 
 
 def machine() -> str:
@@ -183,6 +208,18 @@ class Stack:
         self._wait(
             lambda: self._log("daemon.log").count(b'"event":"started"') > starts, "the daemon"
         )
+
+    def warm_up(self) -> None:
+        """One tiny file first, so that a figure is the steady state: the parsers' forkserver
+        starts with the first file, and costs that file about half a second of CPU."""
+        warm = self.root / "warm-up.json"
+        warm.write_bytes(b'[{"sku": "warm-up"}]')
+        self.drop(warm, warm.name)
+        self.wait_done(self.finished() + 1)
+
+    def receiver_cpu(self) -> float:
+        assert self.receiver is not None
+        return cpu_seconds(self.receiver.pid)
 
     def kill_daemon(self) -> None:
         assert self.daemon is not None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
-import multiprocessing.forkserver
 import os
 import resource
 import signal
@@ -60,12 +59,6 @@ def forkserver_context(preload: list[str] = PRELOAD) -> Any:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(preload)
     return context
-
-
-def warm_up() -> None:
-    """Start the forkserver before any file; it and its parsers ignore the stop signals
-    (forkserver_init)."""
-    multiprocessing.forkserver.ensure_running()
 
 
 class ParserProcess:

@@ -107,8 +107,6 @@ class Daemon:
             except OSError as exc:
                 raise ConfigError(f"metrics_listen {self.settings.metrics_listen}: {exc}") from exc
             self._metrics = self._metrics_server = metrics
-        if self._new_stager is parser_process:
-            isolation.warm_up()
         for inbox in self.settings.inbox:
             self._add(inbox)
         self._watcher.start()

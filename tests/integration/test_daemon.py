@@ -285,7 +285,9 @@ def test_a_stop_sent_to_the_whole_process_group_is_clean_and_silent(
         spool.drop("big.json", data.write_json_sized(tmp_path / "big.json", 30 << 20).read_bytes())
         event = "claimed" if moment == "staging" else "chunk acknowledged"
         wait_until(lambda: any(line["event"] == event for line in daemon.log_lines()), what=event)
-    wait_until(lambda: len(stack.children(daemon.process.pid)) >= 2, what="the parser processes")
+        wait_until(lambda: len(stack.children(daemon.process.pid)) >= 2, what="the parsers")
+    else:  # helper processes start with the first file: at rest the daemon is one process
+        assert stack.children(daemon.process.pid) == []
     group = os.getpgid(daemon.process.pid)
     os.killpg(group, signal.SIGTERM)
     assert daemon.process.proc.wait(timeout=30) == 0

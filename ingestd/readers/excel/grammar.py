@@ -96,11 +96,14 @@ def text(raw: bytes) -> str:
 # Text with `"`, `\` or CR, numbers that JSON would read otherwise, date-styled numbers, formulas
 # and anything rarer are read per cell instead.
 SHARED = "~"  # marks the key of a shared-string index: "A~": 7
+DATED = "@"  # marks the key of a number in a date style: "A@14@": 45123.5
 _JSON_TEXT_CHAR = rb'[^<&"\\\x00-\x08\x0b-\x1f]'  # tab and newline are escaped afterwards
 _JSON_TEXT = _JSON_TEXT_CHAR + rb"*+(?:&(?:amp|lt|gt|quot|apos);" + _JSON_TEXT_CHAR + rb"*+)*+"
 _JSON_NUMBER = rb"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,17})?(?:[eE][-+]?[0-9]{1,2})?"
 _STYLE_NUMBER = rb"(?:0|[1-9][0-9]{0,5})"
-_STYLE = re.compile(rb' s="' + _STYLE_NUMBER + rb'"')
+# A styled cell's reference and style; what follows tells a number's cell (`><v>` or ` t="n"`).
+_DATED = DATED.encode()
+_STYLED = re.compile(rb'(<c r="[A-Z]{1,3})[0-9]{1,7}" s="(' + _STYLE_NUMBER + rb')"(>| t="n")?')
 _INLINE_TEXT = (b'" t="inlineStr"><is><t xml:space="preserve">', b'":"')
 _INLINE_END = (b"</t></is></c>", b'",')
 _TYPED = (  # before '"><v>', which each of them ends with
@@ -129,13 +132,16 @@ _FROM_XML_TEXT = (
 
 @cache
 def json_row(date_styles: frozenset[int]) -> re.Pattern[bytes]:
-    """The cells a row may hold to be read as JSON, for a workbook with these date styles: a
-    number must not carry one (openpyxl turns it into a date). Every cell's reference has the
-    first cell's row digits, so that one replace takes them all off."""
-    not_date = b"".join(rb"(?!%d\")" % style for style in sorted(date_styles))
-    number_style = (
-        rb'(?: s="' + not_date + _STYLE_NUMBER + rb'")' + (b"" if 0 in date_styles else b"?")
-    )
+    """The cells a row may hold to be read as JSON, for a workbook with these date styles. A
+    number with a date style is read too, its key marked (json_candidate) so that it becomes a
+    date afterwards, unless style 0 is a date style (then so is every number without a style):
+    such a number is read per cell. Every cell's reference has the first cell's row digits, so
+    that one replace takes them all off."""
+    if 0 in date_styles:
+        not_date = b"".join(rb"(?!%d\")" % style for style in sorted(date_styles))
+        number_style = rb'(?: s="' + not_date + _STYLE_NUMBER + rb'")'
+    else:
+        number_style = rb'(?: s="' + _STYLE_NUMBER + rb'")?'
     any_style = rb'(?: s="' + _STYLE_NUMBER + rb'")?'
     value = (
         rb"(?:"
@@ -160,11 +166,15 @@ def unusual(data: bytes) -> tuple[bool, bool]:
 
 
 def json_candidate(
-    body: bytes, pattern: re.Pattern[bytes], unusual: tuple[bool, bool]
+    body: bytes,
+    pattern: re.Pattern[bytes],
+    unusual: tuple[bool, bool],
+    dates: frozenset[int] = frozenset(),
 ) -> tuple[bytes, bytes] | None:
-    """The row made ready for as_json (styles and its references' row digits taken off) and its
-    last cell's column letters; None unless it matches json_row's pattern. `unusual` is what
-    unusual() said of the block the row is in."""
+    """The row made ready for as_json (its references' row digits and styles taken off, but a
+    number's date style, kept on its key: "A@14@") and its last cell's column letters; None
+    unless it matches json_row's pattern. `unusual` is what unusual() said of the block the row
+    is in; `dates` are the workbook's date styles."""
     if unusual[0] and forbidden_in_text(body):
         return None
     match = pattern.fullmatch(body)
@@ -174,8 +184,17 @@ def json_candidate(
     last = body.rfind(b'<c r="') + len(b'<c r="')
     letters = body[last : body.index(b'"', last) - len(digits)]
     if b' s="' in body:
-        body = _STYLE.sub(b"", body)
+        body = _STYLED.sub(lambda cell: _unstyled(cell, dates), body)
     return body.replace(digits + b'"', b'"'), letters
+
+
+def _unstyled(cell: re.Match[bytes], dates: frozenset[int]) -> bytes:
+    """A styled cell's reference without its row digits and its style, but a number's date
+    style on the key, between two marks (then no row digits and quote can follow each other)."""
+    reference, style, number = cell.groups()
+    if number is not None and int(style) in dates:
+        return reference + _DATED + style + _DATED + b'"' + number
+    return reference + b'"' + (number or b"")
 
 
 def as_json(rows: list[bytes], escapes: bool) -> bytes:

@@ -226,6 +226,17 @@ class Cells:
         except (OverflowError, ValueError):
             return "#VALUE!"
 
+    def dated(self, cells: dict[str, Any]) -> bool:
+        """Turn a row read as JSON's date-styled numbers ("A@14@": 45123.5) into dates; False
+        to read it cell by cell."""
+        for key in [key for key in cells if grammar.DATED in key]:
+            column, style, _ = key.split(grammar.DATED)
+            number = cells.pop(key)
+            if column in cells or type(number) not in (int, float):
+                return False
+            cells[column] = self._date(number, int(style))
+        return True
+
     def shared(self, cells: dict[str, Any]) -> bool:
         """Look up a row read as JSON's shared-string indexes; False to read it cell by cell."""
         for key in [key for key in cells if key[-1] == grammar.SHARED]:
@@ -281,7 +292,9 @@ class GrammarRows:
                 body, end = data[row.end() : close], close + len(b"</row>")
             plain_row = not attributes or grammar.plain_attributes(attributes, prefixes)
             found = (
-                grammar.json_candidate(body, self.json_row, unusual) if plain_row and body else None
+                grammar.json_candidate(body, self.json_row, unusual, self._cells.dates)
+                if plain_row and body
+                else None
             )
             if found is not None:
                 plain.append(_PlainRow(position, number, body, *found))
@@ -312,9 +325,14 @@ class GrammarRows:
         ):
             rows = None  # a column twice (each key ends so, no text holds a quote)
         shared = grammar.SHARED.encode() in text
+        dated = grammar.DATED.encode() in text  # or in a text: only keys are looked at
         for index, row in enumerate(plain):
             cells = rows[index] if rows is not None else None
-            if cells is not None and (not shared or self._cells.shared(cells)):
+            if (
+                cells is not None
+                and (not shared or self._cells.shared(cells))
+                and (not dated or self._cells.dated(cells))
+            ):
                 width = _LETTER_COLUMNS.get(row.letters) or _letters_column(row.letters)
                 self._order.add(int(row.number), tuple(map(cells.get, _column_names(width))))
                 self._read_by["json"] += 1

@@ -1,0 +1,93 @@
+"""The daemon at rest: seconds from `ingestd run` to READY=1 (read from a notify socket of our
+own, as systemd would), then its memory once idle: every process's proportional set size added
+up (pages shared between the parent and its forked children counted once), the main process's
+RSS, and how many processes there are.
+
+    python -m bench.idle [--repeat 5] [--workdir /tmp/ingestd-bench-idle]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.stack import family, machine, median, pss_kb, proc_status
+
+
+@dataclass(frozen=True)
+class Idle:
+    ready_seconds: float
+    pss_mb: float
+    main_rss_mb: float
+    processes: int
+
+
+def measure(workdir: Path, settle: float = 2.0) -> Idle:
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    config = workdir / "config.toml"
+    config.write_text(
+        "[[inbox]]\n"
+        'name = "idle"\n'
+        f'root = "{workdir / "spool"}"\n'
+        'callback_url = "http://127.0.0.1:9/callback"\n'
+    )
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    address = str(workdir / "notify.sock")
+    notify.bind(address)
+    notify.settimeout(60)
+    env = {**os.environ, "NOTIFY_SOCKET": address}
+    started = time.monotonic()
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "ingestd", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        while b"READY=1" not in notify.recv(4096):
+            pass
+        ready = time.monotonic() - started
+        time.sleep(settle)  # whatever it starts after READY has started
+        members = family(daemon.pid)
+        pss = sum(pss_kb(pid) for pid in members) / 1024
+        rss = proc_status(daemon.pid, "VmRSS") / 1024
+        return Idle(ready, pss, rss, len(members))
+    finally:
+        os.kill(daemon.pid, signal.SIGKILL)
+        daemon.wait()
+        notify.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/ingestd-bench-idle"))
+    args = parser.parse_args(argv)
+    runs = [measure(args.workdir) for _ in range(args.repeat)]
+    print(f"machine: {machine()}")
+    print(f"idle daemon, medians of {args.repeat} runs")
+    for name, value in rows(runs):
+        print(f"{name:<52}{value:>12.2f}")
+
+
+def rows(runs: list[Idle]) -> list[tuple[str, float]]:
+    return [
+        ("start to READY=1 (s)", median([r.ready_seconds for r in runs])),
+        ("idle, all processes together (MB PSS)", median([r.pss_mb for r in runs])),
+        ("idle, main process (MB RSS)", median([r.main_rss_mb for r in runs])),
+        ("idle, processes", median([float(r.processes) for r in runs])),
+    ]
+
+
+if __name__ == "__main__":
+    main()
