@@ -14,6 +14,7 @@ from functools import cache
 
 _TEXT_CHAR = rb"[^<&\x00-\x08\x0b\x0c\x0e-\x1f\r]"
 _TEXT = _TEXT_CHAR + rb"*(?:&(?:amp|lt|gt|quot|apos);" + _TEXT_CHAR + rb"*)*"
+TEXT = _TEXT  # text as the grammar reads it, for the shared strings (workbook.py)
 _FORMULA = (
     rb'(?:<f(?: t="(?:shared|array)")?(?: ref="[A-Z0-9:$]{1,32}")?(?: si="[0-9]{1,9}")?'
     rb"(?:/>|>" + _TEXT + rb"</f>))?"
@@ -96,14 +97,12 @@ def text(raw: bytes) -> str:
 # Text with `"`, `\` or CR, numbers that JSON would read otherwise, date-styled numbers, formulas
 # and anything rarer are read per cell instead.
 SHARED = "~"  # marks the key of a shared-string index: "A~": 7
-DATED = "@"  # marks the key of a number in a date style: "A@14@": 45123.5
+DATED = "@"  # marks the key of a number in a date style: "A7@14@": 45123.5
 _JSON_TEXT_CHAR = rb'[^<&"\\\x00-\x08\x0b-\x1f]'  # tab and newline are escaped afterwards
 _JSON_TEXT = _JSON_TEXT_CHAR + rb"*+(?:&(?:amp|lt|gt|quot|apos);" + _JSON_TEXT_CHAR + rb"*+)*+"
 _JSON_NUMBER = rb"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,17})?(?:[eE][-+]?[0-9]{1,2})?"
 _STYLE_NUMBER = rb"(?:0|[1-9][0-9]{0,5})"
-# A styled cell's reference and style; what follows tells a number's cell (`><v>` or ` t="n"`).
-_DATED = DATED.encode()
-_STYLED = re.compile(rb'(<c r="[A-Z]{1,3})[0-9]{1,7}" s="(' + _STYLE_NUMBER + rb')"(>| t="n")?')
+_STYLE_VALUE = re.compile(rb' s="(' + _STYLE_NUMBER + rb')"')
 _INLINE_TEXT = (b'" t="inlineStr"><is><t xml:space="preserve">', b'":"')
 _INLINE_END = (b"</t></is></c>", b'",')
 _TYPED = (  # before '"><v>', which each of them ends with
@@ -172,7 +171,8 @@ def json_candidate(
     dates: frozenset[int] = frozenset(),
 ) -> tuple[bytes, bytes] | None:
     """The row made ready for as_json (its references' row digits and styles taken off, but a
-    number's date style, kept on its key: "A@14@") and its last cell's column letters; None
+    number's date style, kept on its key with the digits: "A7@14@") and its last cell's column
+    letters; None
     unless it matches json_row's pattern. `unusual` is what unusual() said of the block the row
     is in; `dates` are the workbook's date styles."""
     if unusual[0] and forbidden_in_text(body):
@@ -184,17 +184,21 @@ def json_candidate(
     last = body.rfind(b'<c r="') + len(b'<c r="')
     letters = body[last : body.index(b'"', last) - len(digits)]
     if b' s="' in body:
-        body = _STYLED.sub(lambda cell: _unstyled(cell, dates), body)
+        body = _unstyled(body, dates)
     return body.replace(digits + b'"', b'"'), letters
 
 
-def _unstyled(cell: re.Match[bytes], dates: frozenset[int]) -> bytes:
-    """A styled cell's reference without its row digits and its style, but a number's date
-    style on the key, between two marks (then no row digits and quote can follow each other)."""
-    reference, style, number = cell.groups()
-    if number is not None and int(style) in dates:
-        return reference + _DATED + style + _DATED + b'"' + number
-    return reference + b'"' + (number or b"")
+def _unstyled(body: bytes, dates: frozenset[int]) -> bytes:
+    """The row's styles taken off by bytes.replace, one per style it uses (a workbook has few),
+    but a number's date style, which moves onto its key between two marks. No text of a
+    candidate holds a quote, so `" s="N"` is markup."""
+    for style in set(_STYLE_VALUE.findall(body)):
+        if int(style) in dates:
+            key = DATED.encode() + style + DATED.encode() + b'"'
+            body = body.replace(b'" s="' + style + b'">', key + b">")
+            body = body.replace(b'" s="' + style + b'" t="n">', key + b' t="n">')
+        body = body.replace(b'" s="' + style + b'"', b'"')
+    return body
 
 
 def as_json(rows: list[bytes], escapes: bool) -> bytes:

@@ -227,11 +227,11 @@ class Cells:
             return "#VALUE!"
 
     def dated(self, cells: dict[str, Any]) -> bool:
-        """Turn a row read as JSON's date-styled numbers ("A@14@": 45123.5) into dates; False
+        """Turn a row read as JSON's date-styled numbers ("A7@14@": 45123.5) into dates; False
         to read it cell by cell."""
         for key in [key for key in cells if grammar.DATED in key]:
-            column, style, _ = key.split(grammar.DATED)
-            number = cells.pop(key)
+            reference, style, _ = key.split(grammar.DATED)
+            column, number = reference.rstrip("0123456789"), cells.pop(key)
             if column in cells or type(number) not in (int, float):
                 return False
             cells[column] = self._date(number, int(style))

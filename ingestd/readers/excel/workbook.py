@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import defusedxml.ElementTree as SafeTree
 
 from ingestd.errors import InvalidInput
+from ingestd.readers.excel import grammar
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -69,11 +71,32 @@ def read_workbook(archive: zipfile.ZipFile) -> Workbook:
     return Workbook(sheets, MAC_EPOCH if mac else WINDOWS_EPOCH, dates, durations)
 
 
+# A table of plain strings, as XlsxWriter and LibreOffice write it, is read by one regular
+# expression; anything else in it (rich text, character references, a DTD) by ElementTree.
+_PLAIN_STRINGS_MAX = 64 << 20
+_TABLE_START = re.compile(
+    rb'(?:<\?xml version="1\.0" encoding="UTF-8"(?: standalone="yes")?\?>\s*)?<sst xmlns="'
+    + MAIN[1:-1].encode()
+    + rb'"(?: (?:count|uniqueCount)="[0-9]{1,10}")*>'
+)
+_TABLE_END = re.compile(rb"</sst>\s*")
+_PLAIN_ITEM = re.compile(rb'(<si><t(?: xml:space="preserve")?>(' + grammar.TEXT + rb")</t></si>)")
+
+
 def shared_strings(archive: zipfile.ZipFile) -> Sequence[str]:
     """The shared-string table as openpyxl reads it: each string's plain text and the text of
     its rich runs, phonetic runs left out, `_x005F_` escapes undone."""
     if "xl/sharedStrings.xml" not in archive.namelist():
         return []
+    if archive.getinfo("xl/sharedStrings.xml").file_size <= _PLAIN_STRINGS_MAX:
+        plain = plain_strings(archive.read("xl/sharedStrings.xml"))
+        if plain is not None:
+            return plain
+    return parsed_strings(archive)
+
+
+def parsed_strings(archive: zipfile.ZipFile) -> list[str]:
+    """The shared-string table parsed by ElementTree, whatever it holds."""
     strings: list[str] = []
     with archive.open("xl/sharedStrings.xml") as source:
         for _, node in SafeTree.iterparse(source):
@@ -81,6 +104,24 @@ def shared_strings(archive: zipfile.ZipFile) -> Sequence[str]:
                 strings.append(_content(node).replace("x005F_", ""))
                 node.clear()
     return strings
+
+
+def plain_strings(data: bytes) -> list[str] | None:
+    """The table's strings if it is only plain items (`<si><t>text</t></si>`); else None."""
+    start = _TABLE_START.match(data)
+    end = data.rfind(b"</sst>")
+    if start is None or end < 0 or not _TABLE_END.fullmatch(data, end):
+        return None
+    body = data[start.end() : end]
+    if grammar.forbidden_in_text(body):
+        return None
+    items = _PLAIN_ITEM.findall(body)
+    if sum(len(whole) for whole, _ in items) != len(body):
+        return None  # something between or inside the items the pattern does not read
+    try:
+        return [grammar.text(text).replace("x005F_", "") for _, text in items]
+    except UnicodeDecodeError:
+        return None
 
 
 def _content(item: Any) -> str:
