@@ -102,7 +102,10 @@ _JSON_TEXT_CHAR = rb'[^<&"\\\x00-\x08\x0b-\x1f]'  # tab and newline are escaped 
 _JSON_TEXT = _JSON_TEXT_CHAR + rb"*+(?:&(?:amp|lt|gt|quot|apos);" + _JSON_TEXT_CHAR + rb"*+)*+"
 _JSON_NUMBER = rb"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,17})?(?:[eE][-+]?[0-9]{1,2})?"
 _STYLE_NUMBER = rb"(?:0|[1-9][0-9]{0,5})"
-_STYLE_VALUE = re.compile(rb' s="(' + _STYLE_NUMBER + rb')"')
+# Styles are taken off a block of rows at once (as_json); a number's date style was moved onto
+# its key before (json_candidate). No candidate's text holds a quote, so this is markup; the
+# value may be empty, where a row's digits were taken off the style's too.
+_STYLE = re.compile(rb' s="[0-9]{0,6}"')
 _INLINE_TEXT = (b'" t="inlineStr"><is><t xml:space="preserve">', b'":"')
 _INLINE_END = (b"</t></is></c>", b'",')
 _TYPED = (  # before '"><v>', which each of them ends with
@@ -171,8 +174,8 @@ def json_candidate(
     dates: frozenset[int] = frozenset(),
 ) -> tuple[bytes, bytes] | None:
     """The row made ready for as_json (its references' row digits and styles taken off, but a
-    number's date style, kept on its key with the digits: "A7@14@") and its last cell's column
-    letters; None
+    number's date style, kept on its key with the digits: "A7@14@"; as_json takes the other
+    styles off) and its last cell's column letters; None
     unless it matches json_row's pattern. `unusual` is what unusual() said of the block the row
     is in; `dates` are the workbook's date styles."""
     if unusual[0] and forbidden_in_text(body):
@@ -183,28 +186,30 @@ def json_candidate(
     digits = match.group(1)
     last = body.rfind(b'<c r="') + len(b'<c r="')
     letters = body[last : body.index(b'"', last) - len(digits)]
-    if b' s="' in body:
-        body = _unstyled(body, dates)
+    for style in _date_styles(dates):
+        if style in body:
+            body = _dated(body, style)
     return body.replace(digits + b'"', b'"'), letters
 
 
-def _unstyled(body: bytes, dates: frozenset[int]) -> bytes:
-    """The row's styles taken off by bytes.replace, one per style it uses (a workbook has few),
-    but a number's date style, which moves onto its key between two marks. No text of a
-    candidate holds a quote, so `" s="N"` is markup."""
-    for style in set(_STYLE_VALUE.findall(body)):
-        if int(style) in dates:
-            key = DATED.encode() + style + DATED.encode() + b'"'
-            body = body.replace(b'" s="' + style + b'">', key + b">")
-            body = body.replace(b'" s="' + style + b'" t="n">', key + b' t="n">')
-        body = body.replace(b'" s="' + style + b'"', b'"')
-    return body
+@cache
+def _date_styles(dates: frozenset[int]) -> tuple[bytes, ...]:
+    return tuple(b'" s="%d"' % style for style in sorted(dates))
+
+
+def _dated(body: bytes, style: bytes) -> bytes:
+    """A number's date style moved onto its key, between two marks (then no row digits and
+    quote follow each other): `<c r="Q7@14@"><v>`. A text's keeps its style, to be taken off."""
+    key = DATED.encode() + style[len(b'" s="') : -1] + DATED.encode() + b'"'
+    return body.replace(style + b">", key + b">").replace(style + b' t="n">', key + b' t="n">')
 
 
 def as_json(rows: list[bytes], escapes: bool) -> bytes:
     """Rows from json_candidate as the text of one JSON array of objects, in their order.
     They are joined by "<", which no such row holds but in its markup, which goes first."""
     text = b"<".join(rows) + b"<"
+    if b' s="' in text:
+        text = _STYLE.sub(b"", text)
     text = text.replace(*_INLINE_TEXT).replace(*_INLINE_END)  # first: they shrink it most
     if b' t="' in text:
         for markup, json in _TYPED:

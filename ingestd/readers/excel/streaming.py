@@ -274,6 +274,7 @@ class GrammarRows:
         self._formulas = formulas
         self._read_by = read_by
         self.json_row = grammar.json_row(cells.dates) if as_json else _NO_ROW
+        self._attributes: dict[bytes, bool] = {}
 
     def read(
         self, data: bytes, position: int, unusual: tuple[bool, bool], prefixes: set[bytes]
@@ -290,7 +291,7 @@ class GrammarRows:
                 if close < 0:
                     break  # the rest of the row is still to come
                 body, end = data[row.end() : close], close + len(b"</row>")
-            plain_row = not attributes or grammar.plain_attributes(attributes, prefixes)
+            plain_row = not attributes or self._plain_attributes(attributes, prefixes)
             found = (
                 grammar.json_candidate(body, self.json_row, unusual, self._cells.dates)
                 if plain_row and body
@@ -309,6 +310,16 @@ class GrammarRows:
             position = end
         handed_over = self._read_as_json(plain, unusual[1])
         return position if handed_over is None else handed_over
+
+    def _plain_attributes(self, attributes: bytes, prefixes: set[bytes]) -> bool:
+        """grammar.plain_attributes, remembered: a writer gives most rows the same attributes
+        (LibreOffice: six on every row). The prefixes are the root's, fixed once rows begin."""
+        known = self._attributes.get(attributes)
+        if known is None:
+            known = grammar.plain_attributes(attributes, prefixes)
+            if len(self._attributes) < 256:
+                self._attributes[attributes] = known
+        return known
 
     def _read_as_json(self, plain: list[_PlainRow], escapes: bool) -> int | None:
         """Rows of plain cells in one orjson call (grammar.as_json). A row that cannot be read
