@@ -30,3 +30,28 @@ def test_the_format_benchmark_runs_end_to_end(tmp_path):
     for kind in ("CSV", "NDJSON", "XML"):
         assert f"{kind} end to end (300 records, records/s)" in names
     assert len(rows) == 9 and all(float(value) > 0 for _, value in rows)
+
+
+def test_the_excel_producers_and_idle_benchmarks_run(tmp_path):
+    """Every producer's workbook is written and read (LibreOffice where it is installed), and
+    the idle figures come from a real daemon's READY=1 and /proc."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.producers", "--rows", "60", "--repeat", "1",
+         "--workdir", str(tmp_path / "xlsx")],
+        capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    rows = dict(re.findall(r"^(Excel, .*?)\s{2,}(\S+)  ", result.stdout, re.MULTILINE))
+    assert len(rows) == 5, result.stdout
+    for name, value in rows.items():
+        assert (
+            value == "nan"
+            if "LibreOffice" in name and "not installed" in result.stdout
+            else (float(value) > 0)
+        ), (name, value)
+    idle = subprocess.run(
+        [sys.executable, "-m", "bench.idle", "--repeat", "1", "--workdir", str(tmp_path / "idle")],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    figures = dict(re.findall(r"^(\S.*?)\s{2,}(\d+\.\d\d)", idle.stdout, re.MULTILINE))
+    assert 0 < float(figures["start to READY=1 (s)"]) < 30
+    assert 0 < float(figures["idle, all processes together (MB PSS)"]) < 500
