@@ -11,7 +11,7 @@ import orjson
 from ingestd.core.chunking import canonical
 from ingestd.core.numbers import NumberOutOfRange
 from ingestd.errors import InvalidInput
-from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, SourceStream
+from ingestd.readers import CanonicalBatch, Declined, ReadDetails, Reader, SourceStream
 
 DECLINED = "declined"
 REJECTED = "rejected"
@@ -20,8 +20,13 @@ REJECTED = "rejected"
 def outcome(reader: Reader, path: Path, details: ReadDetails | None = None) -> object:
     fd = os.open(path, os.O_RDONLY)
     try:
-        records = list(reader.records(SourceStream(fd), details or ReadDetails()))
-        return [bytes(r) if isinstance(r, CanonicalRecord) else canonical(r) for r in records]
+        found: list[bytes] = []
+        for item in reader.records(SourceStream(fd), details or ReadDetails()):
+            if isinstance(item, CanonicalBatch):
+                found += item
+            else:
+                found.append(canonical(item))
+        return found
     except Declined:
         return DECLINED
     except (InvalidInput, orjson.JSONEncodeError, NumberOutOfRange):

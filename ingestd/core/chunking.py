@@ -9,8 +9,11 @@ one canonical record per line. Because canonical JSON never contains a raw newli
 from __future__ import annotations
 
 import hashlib
+import operator
 import struct
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate, repeat
 from typing import Any
 
 import orjson
@@ -130,6 +133,29 @@ class ChunkPlanner:
         closed = self._close() if self._must_flush_before(len(record)) else None
         self._array_size += len(record) + (1 if self._lines else 0)
         self._lines.append(record)
+        return closed
+
+    def add_many(self, records: list[bytes]) -> list[Chunk]:
+        """add() for each record in turn, the chunks it closed; the cuts found by a running sum
+        and a bisection (C loops), not by a call per record."""
+        closed: list[Chunk] = []
+        start, count = 0, len(records)
+        while start < count:
+            if len(self._lines) >= self._limits.records:
+                closed.append(self._close())
+            window = records[start : start + self._limits.records - len(self._lines)]
+            # what the array grows by with the first k records, one comma each: ends[k - 1]
+            ends = list(accumulate(map(operator.add, map(len, window), repeat(1))))
+            opening = 0 if self._lines else 1  # the first record of a chunk has no comma
+            fits = bisect_right(ends, self._limits.bytes - self._array_size + opening)
+            if fits == 0:
+                if self._lines:
+                    closed.append(self._close())
+                    continue
+                fits = 1  # an empty chunk takes one record, whatever its size
+            self._lines.extend(window[:fits])
+            self._array_size += ends[fits - 1] - opening
+            start += fits
         return closed
 
     def finish(self) -> Chunk | None:

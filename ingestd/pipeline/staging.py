@@ -21,7 +21,7 @@ from ingestd.errors import InvalidInput, SpoolIOError
 from ingestd.fs.claim import ClaimFolder, private_mode
 from ingestd.fs.durable import Disk
 from ingestd.gcpause import gc_paused
-from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, Reread, SourceStream
+from ingestd.readers import CanonicalBatch, Declined, ReadDetails, Reader, Reread, SourceStream
 
 _CHECKPOINT_EVERY = 1024
 _READINGS = 3  # a reading, one more that learned what to rename, and a spare
@@ -142,7 +142,15 @@ def _read(
     try:
         with outputs.staged() as out, outputs.index() as spans:
             total = 0
-            for total, record in enumerate(reader.records(stream, details), start=1):
+            for record in reader.records(stream, details):
+                if type(record) is CanonicalBatch:
+                    for chunk in planner.add_many(record):
+                        _write(chunk, out, spans)
+                    total += len(record)
+                    if checkpoint is not None:
+                        checkpoint()
+                    continue
+                total += 1
                 if checkpoint is not None and total % _CHECKPOINT_EVERY == 0:
                     checkpoint()
                 _write(planner.add(_canonical(record, total - 1)), out, spans)
@@ -212,8 +220,6 @@ def _out_of_range(found: numbers.NumberOutOfRange, index: int) -> _BadRecord:
 
 
 def _canonical(record: object, index: int) -> bytes:
-    if type(record) is CanonicalRecord:
-        return record
     if not isinstance(record, dict):
         raise _BadRecord(index, f"record {index} is {_kind(record)}, not an object")
     try:

@@ -1,7 +1,7 @@
 """Readers: one folder per input format behind one small interface (base.py)."""
 
 from ingestd.readers.base import (
-    CanonicalRecord,
+    CanonicalBatch,
     Declined,
     ReadDetails,
     Reader,
@@ -12,7 +12,7 @@ from ingestd.readers.base import (
 )
 
 __all__ = [
-    "CanonicalRecord",
+    "CanonicalBatch",
     "Declined",
     "ReadDetails",
     "Reader",

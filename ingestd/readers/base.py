@@ -2,8 +2,9 @@
 
 A reader turns a claimed file into records (JSON objects as Python dicts) and raises
 InvalidInput, saying where, for anything it cannot read. Values must be JSON-safe: str, int,
-float, Decimal, bool, None, lists and dicts of them; a record a reader already serialized
-canonically (core/chunking.canonical) comes as a `CanonicalRecord`. What a reader learns on the
+float, Decimal, bool, None, lists and dicts of them; records a reader already serialized
+canonically (core/chunking.canonical) come several at once as a `CanonicalBatch`. What a
+reader learns on the
 way (the sheet it read, counts worth telling the operator) goes into the `ReadDetails` it is
 handed. Everything after the reader (checking each record, staging, chunking, checksums,
 sending) is the same for every format.
@@ -27,7 +28,7 @@ from ingestd.errors import Declined, Reread
 __all__ = [
     "EXCEL_SUFFIXES",
     "KINDS",
-    "CanonicalRecord",
+    "CanonicalBatch",
     "Declined",
     "ReadDetails",
     "Reader",
@@ -40,9 +41,10 @@ __all__ = [
 Record = dict[str, Any]
 
 
-class CanonicalRecord(bytes):
-    """A record already in its canonical form (`orjson.dumps` with sorted keys), as the fast
-    JSON reader hands records over: staging takes it as it is."""
+class CanonicalBatch(list[bytes]):
+    """Records already in their canonical form (`orjson.dumps` with sorted keys), several at
+    once, as the fast JSON reader hands them over: staging takes them as they are and cuts them
+    into chunks by a few passes in C (ChunkPlanner.add_many), not by work per record."""
 
 
 EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".ods"})
@@ -160,8 +162,9 @@ class Reader(Protocol):
 
     def records(
         self, stream: SourceStream, details: ReadDetails
-    ) -> Iterator[Record | CanonicalRecord]:
-        """Yield the file's records in order; raise InvalidInput on anything unreadable."""
+    ) -> Iterator[Record | CanonicalBatch]:
+        """Yield the file's records in order (or batches of them); raise InvalidInput on
+        anything unreadable."""
 
     def where(self, fd: int, index: int) -> dict[str, Any]:
         """Where record `index` is in the file open on `fd` (record_index, byte_offset, line,

@@ -164,3 +164,26 @@ def test_canonical_lines_of_a_value_nested_as_deep_as_orjson_goes():
         deep = {"a": deep}
     lines = canonical_lines([{"b": 1}, deep])
     assert lines == [b'{"b":1}', orjson.dumps(deep, option=orjson.OPT_SORT_KEYS)]
+
+
+def test_adding_a_batch_cuts_exactly_the_chunks_adding_one_by_one_cuts():
+    """ChunkPlanner.add_many (the fast JSON reader's batches) against add, record by record:
+    the same chunks, spans and bytes, on random record sizes, limits and batch boundaries,
+    oversized records and full chunks included."""
+    rng = random.Random(20261207)
+    for _ in range(3000):
+        limits = ChunkLimits(records=rng.randint(1, 6), bytes=rng.randint(2, 60))
+        lines = [b"x" * rng.choice([1, 2, 5, 9, 20, 70]) for _ in range(rng.randint(0, 40))]
+        one = ChunkPlanner(limits)
+        expected = [c for line in lines if (c := one.add(line))] + [one.finish()]
+        many = ChunkPlanner(limits)
+        found, start = [], 0
+        while start < len(lines):
+            size = rng.randint(0, 12)
+            found += many.add_many(lines[start : start + size])
+            if rng.random() < 0.2 and start + size < len(lines):  # single adds in between
+                found += [c for c in [many.add(lines[start + size])] if c]
+                size += 1
+            start += size
+        found.append(many.finish())
+        assert found == expected, (limits, [len(line) for line in lines])

@@ -18,7 +18,7 @@ import pytest
 
 from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
-from ingestd.readers import CanonicalRecord, ReadDetails, SourceStream
+from ingestd.readers import CanonicalBatch, ReadDetails, SourceStream
 from ingestd.readers.json.batched import BatchedJsonReader
 from ingestd.readers.json.reference import JsonReader
 from tests.differential import DECLINED, REJECTED, outcome
@@ -205,15 +205,15 @@ def test_valid_catalog_is_read_by_the_fast_path(tmp_path):
 
 
 def test_records_are_handed_over_in_canonical_form(tmp_path):
-    """Staging takes them as they are, without serializing each again."""
+    """Staging takes them as they are, a batch at a time, without serializing each again."""
     (tmp_path / "c.json").write_bytes(b'[{"b": 1, "a": [2.5, null]}, {"z": {"y": "\\u00e9"}}]')
     fd = os.open(tmp_path / "c.json", os.O_RDONLY)
     try:
         records = list(BatchedJsonReader().records(SourceStream(fd), ReadDetails()))
     finally:
         os.close(fd)
-    assert records == [b'{"a":[2.5,null],"b":1}', '{"z":{"y":"é"}}'.encode()]
-    assert all(type(r) is CanonicalRecord for r in records)
+    assert records == [[b'{"a":[2.5,null],"b":1}', '{"z":{"y":"é"}}'.encode()]]
+    assert all(type(r) is CanonicalBatch for r in records)
 
 
 def test_a_record_that_is_not_an_object_is_reported_by_the_reference_reader(tmp_path):

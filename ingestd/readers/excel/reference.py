@@ -17,7 +17,7 @@ from typing import IO, Any
 from ingestd.core import headers
 from ingestd.errors import Interrupted, InvalidInput
 from ingestd.readers import (
-    CanonicalRecord,
+    CanonicalBatch,
     Declined,
     ReadDetails,
     Reader,
@@ -53,7 +53,7 @@ class ExcelReader:
 
     def records(
         self, stream: SourceStream, details: ReadDetails
-    ) -> Iterator[Record | CanonicalRecord]:
+    ) -> Iterator[Record | CanonicalBatch]:
         f = stream.seekable()
         with open_workbook_zip(f) as archive:
             naming = Naming(self._conflicts, details, "excel_header_conflicts")
@@ -89,7 +89,7 @@ class ExcelReader:
 
     def _read_streaming(
         self, archive: zipfile.ZipFile, naming: Naming, details: ReadDetails
-    ) -> Generator[Record | CanonicalRecord, None, int]:
+    ) -> Generator[Record | CanonicalBatch, None, int]:
         """The same from the sheet's XML, formulas counted on the way (streaming.py)."""
         workbook = read_workbook(archive)
         sheet = workbook.pick(self._sheet)

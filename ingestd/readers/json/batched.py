@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 import orjson
 
 from ingestd.core.chunking import canonical_lines
-from ingestd.readers import CanonicalRecord, Declined, ReadDetails, Reader, Record, SourceStream
+from ingestd.readers import CanonicalBatch, Declined, ReadDetails, Reader, Record, SourceStream
 from ingestd.readers.json.text import BOM, WHITESPACE
 
 _BLOCK = 1 << 20
@@ -44,11 +44,12 @@ class BatchedJsonReader:
     def where(self, fd: int, index: int) -> dict[str, object]:
         return {}  # it never reports a file: the reference reader reads it again and says
 
-    def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[CanonicalRecord]:
+    def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[CanonicalBatch]:
         pieces = _Pieces(_after_opening_bracket(stream, self._block), self._block)
-        for piece in pieces.read(stream.read):
-            yield from piece
-        yield from pieces.last()
+        yield from pieces.read(stream.read)
+        last = pieces.last()
+        if last:
+            yield last
 
 
 class _Pieces:
@@ -59,7 +60,7 @@ class _Pieces:
         self._block = block
         self._cuts = 0
 
-    def read(self, read: Callable[[int], bytes]) -> Iterator[list[CanonicalRecord]]:
+    def read(self, read: Callable[[int], bytes]) -> Iterator[CanonicalBatch]:
         while block := read(self._block):
             self.pending += block
             cut = _cut(self.pending)
@@ -72,7 +73,7 @@ class _Pieces:
             self._cuts += 1
             self.pending = self.pending[resume:]
 
-    def last(self) -> list[CanonicalRecord]:
+    def last(self) -> CanonicalBatch:
         """The records up to the array's own closing bracket."""
         last = _parse(b"[" + self.pending)
         if not last and not self._cuts:
@@ -116,14 +117,14 @@ def _cut(pending: bytes) -> tuple[list[Record], int] | None:
     return None
 
 
-def _canonical(records: list[Record]) -> list[CanonicalRecord]:
+def _canonical(records: list[Record]) -> CanonicalBatch:
     """A piece's records in canonical form, serialized by one call (`canonical_lines`), so that
     staging takes them as they are. Anything but objects is left to the reference reader,
     which reports the record and where it is."""
     if not all(type(r) is dict for r in records):
         raise Declined("a record that is not an object")
     try:
-        return list(map(CanonicalRecord, canonical_lines(records)))
+        return CanonicalBatch(canonical_lines(records))
     except orjson.JSONEncodeError as exc:
         raise Declined(f"orjson: {exc}") from exc
 
