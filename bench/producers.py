@@ -53,23 +53,22 @@ def _catalog(rows: int) -> tuple[list[str], Iterator[list[Any]]]:
 
 
 def openpyxl_write_only(path: Path, rows: int) -> None:
-    import openpyxl
-
-    workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet("Products")
-    header, lines = _catalog(rows)
-    sheet.append(header)
-    for line in lines:
-        sheet.append(line)
-    workbook.save(path)
+    _openpyxl(path, rows, write_only=True)
 
 
 def openpyxl_normal(path: Path, rows: int) -> None:
+    _openpyxl(path, rows, write_only=False)
+
+
+def _openpyxl(path: Path, rows: int, write_only: bool) -> None:
     import openpyxl
 
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = "Products"
+    workbook = openpyxl.Workbook(write_only=write_only)
+    if write_only:
+        sheet = workbook.create_sheet("Products")
+    else:
+        sheet = workbook.active
+        sheet.title = "Products"
     header, lines = _catalog(rows)
     sheet.append(header)
     for line in lines:
