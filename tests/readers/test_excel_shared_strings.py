@@ -4,12 +4,13 @@ ElementTree."""
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from ingestd.readers.excel.workbook import parsed_strings, plain_strings
+from ingestd.readers.excel.workbook import StringTable, parsed_strings, plain_strings
 
 HEAD = (
     b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -51,16 +52,66 @@ NOT_PLAIN = [
 
 @pytest.mark.parametrize("data", PLAIN)
 def test_a_plain_table_reads_as_elementtree_reads_it(tmp_path, data):
-    assert plain_strings(data) == parsed(tmp_path, data)
+    found = plain_strings(io.BytesIO(data))
+    assert found is not None and list(found) == parsed(tmp_path, data)
 
 
 @pytest.mark.parametrize("data", NOT_PLAIN)
 def test_anything_else_is_left_to_elementtree(tmp_path, data):
-    assert plain_strings(data) is None
+    assert plain_strings(io.BytesIO(data)) is None
     parsed(tmp_path, data)  # and ElementTree reads it
 
 
 def test_invalid_utf8_or_what_xml_forbids_is_left_to_elementtree():
-    assert plain_strings(table(b"<si><t>\xff</t></si>")) is None
-    assert plain_strings(table(b"<si><t>a]]>b</t></si>")) is None
-    assert plain_strings(table(b"<si><t>\x01</t></si>")) is None
+    for item in (b"<si><t>\xff</t></si>", b"<si><t>a]]>b</t></si>", b"<si><t>\x01</t></si>"):
+        assert plain_strings(io.BytesIO(table(item))) is None
+
+
+def test_a_table_is_read_a_block_at_a_time_and_refused_wherever_it_stops_being_plain(tmp_path):
+    """Items cut across blocks, and a rich item far into the table, as in a large workbook."""
+    import ingestd.readers.excel.workbook as workbook
+
+    items = [b"<si><t>item %d &amp; more</t></si>" % n for n in range(70_000)]
+    data = table(*items)
+    assert len(data) > 2 * workbook._STRINGS_BLOCK
+    found = plain_strings(io.BytesIO(data))
+    assert isinstance(found, StringTable)  # a large table stays compact
+    assert list(found) == parsed(tmp_path, data)
+    assert type(plain_strings(io.BytesIO(table(*items[:10])))) is list  # a small one does not
+    items[50_000] = b"<si><r><t>rich</t></r></si>"
+    assert plain_strings(io.BytesIO(table(*items))) is None
+
+
+def test_the_compact_table_answers_as_a_list_of_its_strings():
+    texts = ["", "a", "Käse", "😀 螺丝", "x" * 1000]
+    table = StringTable()
+    for text in texts:
+        table.append(text.encode())
+    assert len(table) == len(texts) and list(table) == texts
+    for index in (-5, -1, 0, 3, 4):
+        assert table[index] == texts[index]
+    assert table[1:4] == texts[1:4]
+    for index in (5, -6):
+        with pytest.raises(IndexError):
+            table[index]
+
+
+def test_a_sheet_with_a_large_table_reads_as_openpyxl_reads_it(tmp_path):
+    """More strings than COMPACT_STRINGS (XlsxWriter writes each text once in the table): the
+    fast reader, looking them up in the compact table, reads what openpyxl reads."""
+    import xlsxwriter
+
+    from ingestd.readers.excel import ExcelReader
+    from ingestd.readers.excel.workbook import COMPACT_STRINGS
+    from tests.differential import outcome
+
+    path = tmp_path / "large.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, ["sku", "name"])
+    for row in range(1, COMPACT_STRINGS + 10):
+        sheet.write_row(row, 0, [f"S{row}", f"Käse {row} 😀" if row % 7 else ""])
+    workbook.close()
+    expected = outcome(ExcelReader(), path)
+    assert isinstance(expected, list) and len(expected) == COMPACT_STRINGS + 9
+    assert outcome(ExcelReader().fast, path) == expected

@@ -34,6 +34,7 @@ import orjson
 from ingestd.core.headers import column_letter
 from ingestd.readers import Declined
 from ingestd.readers.excel import grammar
+from ingestd.readers.excel.workbook import StringTable
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _WORKSHEET, _SHEET_DATA, _ROW, _CELL, _VALUE, _INLINE, _TEXT, _RUN, _PHONETIC = (
@@ -196,6 +197,7 @@ class Cells:
         duration_styles: frozenset[int],
     ) -> None:
         self.strings = strings
+        self.text = strings.finder() if isinstance(strings, StringTable) else strings.__getitem__
         self.dates = date_styles
         self._epoch = epoch
         self._durations = duration_styles
@@ -211,7 +213,7 @@ class Cells:
                 return self._date(number, style)
             return number
         if kind == "s":
-            return self.strings[int(value)]
+            return self.text(int(value))
         if kind == "b":
             return bool(int(value))
         if kind == "d":
@@ -243,7 +245,7 @@ class Cells:
             column = key[:-1]
             if column in cells or not 0 <= cells[key] < len(self.strings):
                 return False  # the column twice, or no such string
-            cells[column] = self.strings[cells.pop(key)]
+            cells[column] = self.text(cells.pop(key))
         return True
 
 
@@ -362,7 +364,7 @@ class GrammarRows:
         values: list[Any] = []
         add_column, add, text = columns.append, values.append, grammar.text
         convert = self._cells.convert
-        plain_numbers, strings = 0 not in self._cells.dates, self._cells.strings
+        plain_numbers, text_of = 0 not in self._cells.dates, self._cells.text
         for _, letters, s1, kind, s2, value, inline in found:
             if s1 and s2:
                 return False  # s="..." twice: not XML
@@ -372,7 +374,7 @@ class GrammarRows:
             elif not value:
                 add(None)
             elif kind == b"s":  # Excel's text: an index into the shared strings
-                add(strings[int(value)])
+                add(text_of(int(value)))
             elif (not kind or kind == b"n") and not s1 and not s2 and plain_numbers:  # a number
                 digits = value.decode()
                 float_like = b"." in value or b"E" in value or b"e" in value
