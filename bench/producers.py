@@ -29,7 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import flat, product, products, write_xlsx
-from bench.stack import MemorySampler, Stack, family_cpu_seconds, machine, median, script_cost
+from bench.stack import (
+    MemorySampler,
+    Stack,
+    family_cpu_seconds,
+    machine,
+    median,
+    ratio,
+    script_cost,
+)
 
 OPENPYXL_LOOP = """
 import resource, sys, time, openpyxl
@@ -167,7 +175,7 @@ def one_round(path: Path, workdir: Path) -> Round:
 def rows_for(name: str, rounds: list[Round], count: int) -> list[tuple[str, float, str]]:
     seconds = median([r.seconds for r in rounds])
     speed = median([r.loop_seconds / r.seconds for r in rounds])
-    cost = median([r.loop_cpu / r.cpu for r in rounds])
+    cost = median([ratio(r.loop_cpu, r.cpu) for r in rounds])
     together = max(r.together_mb for r in rounds)
     receiver = median([r.receiver_cpu for r in rounds])
     declined = " (the fast reader declined it)" if any(r.read_twice for r in rounds) else ""

@@ -32,6 +32,7 @@ from bench.stack import (
     family_peak_mb,
     machine,
     median,
+    ratio,
     script_cost,
 )
 
@@ -199,9 +200,9 @@ def json_rows(path: Path, repeat: int, work: Path) -> list[tuple[str, float, str
          f"{size / seconds:.1f} MB/s; chunks of 1000 records"),
         ("  CPU seconds, all of ingestd's processes", cpu,
          f"staging {median([r.staging for r in runs]):.2f} s of wall time"),
-        ("  vs the ijson floor's CPU seconds (ratio)", median([r[0].cpu / r[1][2] for r in rounds]),
+        ("  vs the ijson floor's CPU seconds (ratio)", median([ratio(r[0].cpu, r[1][2]) for r in rounds]),
          f"target <= 1.0x; the floor: {floor_cpu:.2f} s, parsing only"),
-        ("  vs the naive script's CPU seconds (ratio)", median([r[0].cpu / r[2][2] for r in rounds]),
+        ("  vs the naive script's CPU seconds (ratio)", median([ratio(r[0].cpu, r[2][2]) for r in rounds]),
          f"target <= 0.33x; naive {naive_cpu:.2f} s (json.load + one POST per 1000)"),
         ("  wall time vs the naive script (speed ratio)", median([r[2][0] / r[0].seconds for r in rounds]),
          f"target >= 3x; naive {naive_s:.2f} s, same receiver"),

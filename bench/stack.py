@@ -294,6 +294,12 @@ def _timestamp(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
+def ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator, NaN when the denominator is 0 (a CPU figure under one clock tick
+    of /proc's 10 ms, on a tiny file)."""
+    return numerator / denominator if denominator else float("nan")
+
+
 def median(values: list[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2

@@ -78,7 +78,7 @@ def read_workbook(archive: zipfile.ZipFile) -> Workbook:
 _STRINGS_BLOCK = 1 << 20
 # A table larger than this stays compact (StringTable): 15% more CPU for the sheet, a third of
 # the table's memory (bench/producers.py, XlsxWriter's 200,000 rows: 6.1 against 7.1 CPU seconds,
-# about 120 against 100 MB for all processes). Smaller ones become a list.
+# about 120 against 104 MB for all processes). Smaller ones become a list.
 COMPACT_STRINGS = 65_536
 _TABLE_START = re.compile(
     rb'(?:<\?xml version="1\.0" encoding="UTF-8"(?: standalone="yes")?\?>\s*)?<sst xmlns="'
