@@ -23,7 +23,7 @@ import random
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,19 +97,25 @@ def xlsxwriter(path: Path, rows: int) -> None:
 
 
 def libreoffice(path: Path, rows: int) -> None:
+    header, lines = _catalog(rows)
+    calc_from_csv(path, header, lines)
+
+
+def calc_from_csv(path: Path, header: list[str], lines: Iterable[list[Any]]) -> None:
+    """The rows saved by LibreOffice Calc as .xlsx, from a CSV it reads as a user's would be
+    (UTF-8, comma, US English dates), in a throwaway profile."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         raise Unavailable("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
     with tempfile.TemporaryDirectory() as scratch:
         source = Path(scratch) / "Products.csv"
-        header, lines = _catalog(rows)
         with open(source, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
             writer.writerow(header)
             writer.writerows(lines)
         subprocess.run(
             [soffice, f"-env:UserInstallation=file://{scratch}/profile", "--headless",
-             "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--infilter=CSV:44,34,76,1",
+             "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--infilter=CSV:44,34,76,1,,1033",
              "--outdir", scratch, str(source)],
             check=True, capture_output=True, timeout=1800,
         )  # fmt: skip

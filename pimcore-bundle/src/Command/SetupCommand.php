@@ -32,7 +32,6 @@ final class SetupCommand extends Command
         $this->schema->define($wanted);
         $platform = $this->connection->getDatabasePlatform();
         $existing = $this->connection->createSchemaManager()->listTableNames();
-        $created = 0;
         foreach ($wanted->getTables() as $table) {
             if (\in_array($table->getName(), $existing, true) && !$input->getOption('dump-sql')) {
                 $output->writeln(sprintf('%s exists', $table->getName()));
@@ -43,7 +42,6 @@ final class SetupCommand extends Command
             }
             if (!$input->getOption('dump-sql')) {
                 $output->writeln(sprintf('%s created', $table->getName()));
-                ++$created;
             }
         }
 

@@ -41,9 +41,4 @@ final class Answer
     {
         return new self($status, ['ack' => false, 'error' => $error]);
     }
-
-    public function isAck(): bool
-    {
-        return true === $this->body['ack'];
-    }
 }

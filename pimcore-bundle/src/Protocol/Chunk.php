@@ -10,13 +10,17 @@ final class Chunk
     public function __construct(
         public readonly string $ingestionId,
         public readonly int $chunkNumber,
-        public readonly string $chunkId,
         public readonly string $checksum,
         public readonly string $canonicalRecords,
         public readonly int $recordCount,
         public readonly int $recordOffset,
-        public readonly bool $isLast,
         public readonly Source $source,
     ) {
+    }
+
+    /** `<ingestion_id>:<chunk_number>`, what a receiver deduplicates by. */
+    public function chunkId(): string
+    {
+        return $this->ingestionId . ':' . $this->chunkNumber;
     }
 }

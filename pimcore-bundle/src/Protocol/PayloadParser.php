@@ -45,12 +45,10 @@ final class PayloadParser
         return new Chunk(
             $payload->ingestion_id,
             $number,
-            $payload->ingestion_id . ':' . $number,
             $checksum,
             $this->canonical->encode($records),
             \count($records),
             \is_int($offset) ? $offset : -1,
-            true === ($payload->is_last ?? false),
             Source::fromPayload($payload->source ?? null),
         );
     }

@@ -173,7 +173,7 @@ final class ChunkStore
     {
         $now = ($this->now)();
         $this->connection->insert(Schema::CHUNK, [
-            'chunk_id' => $chunk->chunkId,
+            'chunk_id' => $chunk->chunkId(),
             'ingestion_id' => $chunk->ingestionId,
             'chunk_number' => $chunk->chunkNumber,
             'record_offset' => $chunk->recordOffset,

@@ -7,12 +7,10 @@ repository, because LibreOffice is not installed everywhere the tests run.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
+
+from bench.producers import Unavailable, calc_from_csv
 
 HERE = Path(__file__).parent
 HEADER = ["sku", "name", "price", "stock", "active", "released", "updated", "note"]
@@ -35,29 +33,21 @@ def rows() -> list[list[object]]:
 
 
 def libreoffice(path: Path) -> None:
-    soffice = shutil.which("soffice")
-    if soffice is None:
-        raise SystemExit("soffice is missing: apt-get install libreoffice-calc-nogui")
-    with tempfile.TemporaryDirectory() as scratch:
-        source = Path(scratch) / "products.csv"
-        with open(source, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(HEADER)
-            for row in rows():
-                writer.writerow([
-                    v.isoformat(sep=" ") if isinstance(v, dt.datetime) else
-                    v.isoformat() if isinstance(v, dt.date) else
-                    ("TRUE" if v else "FALSE") if isinstance(v, bool) else
-                    "" if v is None else v
-                    for v in row
-                ])  # fmt: skip
-        subprocess.run(
-            [soffice, f"-env:UserInstallation=file://{scratch}/profile", "--headless",
-             "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--infilter=CSV:44,34,76,1,,1033",
-             "--outdir", scratch, str(source)],
-            check=True, capture_output=True, timeout=300,
-        )  # fmt: skip
-        shutil.move(Path(scratch) / "products.xlsx", path)
+    try:
+        calc_from_csv(path, HEADER, [[_csv_text(value) for value in row] for row in rows()])
+    except Unavailable as missing:
+        raise SystemExit(str(missing)) from None
+
+
+def _csv_text(value: object) -> object:
+    """A value as a Calc user types it: dates as ISO text, booleans as TRUE/FALSE."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return "" if value is None else value
 
 
 def xlsxwriter(path: Path) -> None:
