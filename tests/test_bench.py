@@ -55,3 +55,21 @@ def test_the_excel_producers_and_idle_benchmarks_run(tmp_path):
     figures = dict(re.findall(r"^(\S.*?)\s{2,}(\d+\.\d\d)", idle.stdout, re.MULTILINE))
     assert 0 < float(figures["start to READY=1 (s)"]) < 30
     assert 0 < float(figures["idle, all processes together (MB PSS)"]) < 500
+
+
+def test_the_json_rows_compare_ingestd_with_the_floor_the_parts_and_the_naive_script(tmp_path):
+    """On a small catalog, one round: each script reads every record (they print their count),
+    and the unavoidable parts cost something but less than ingestd's whole pipeline does."""
+    from bench.data import write_json
+    from bench.run import IJSON_FLOOR, PARTS, json_rows
+
+    path = write_json(tmp_path / "catalog.json", 3000)
+    for script in (IJSON_FLOOR, PARTS):
+        counted = subprocess.run(
+            [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True
+        )
+        assert counted.stdout.split()[0] == "3000"
+    rows = {name.strip(): value for name, value, _ in json_rows(path, 1, tmp_path / "work")}
+    assert rows["the unavoidable parts alone vs the floor (ratio)"] > 0
+    assert rows["CPU seconds, all of ingestd's processes"] > 0
+    assert len(rows) == 9

@@ -217,3 +217,40 @@ def _size(path) -> int:
 def _size_after(path, seconds: float = 0.5) -> int:
     time.sleep(seconds)  # a file that has stopped growing, checked twice half a second apart
     return _size(path)
+
+
+def _memory_kept_after_churn(answer) -> None:
+    """MB of RSS a process keeps after freeing megabyte blocks, one of them still held: glibc's
+    default (the threshold raised by the first large free) serves them from the heap, which
+    cannot shrink under the block still held."""
+
+    def rss_mb() -> float:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+    before = rss_mb()
+    first = bytearray(8 << 20)
+    del first
+    blocks = [bytearray(1 << 20) for _ in range(40)]
+    kept = blocks[-1]
+    del blocks
+    answer.send(rss_mb() - before)
+    del kept
+
+
+def test_a_parser_gives_freed_megabyte_blocks_back_to_the_system():
+    from ingestd.pipeline.isolation import forkserver_context
+
+    def kept_by(context) -> float:
+        receiving, answer = context.Pipe(duplex=False)
+        process = context.Process(target=_memory_kept_after_churn, args=(answer,))
+        process.start()
+        try:
+            return float(receiving.recv())
+        finally:
+            process.join(30)
+
+    import multiprocessing
+
+    assert kept_by(multiprocessing.get_context("spawn")) > 30  # what the probe sees by default
+    assert kept_by(forkserver_context()) < 5
