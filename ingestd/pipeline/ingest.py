@@ -277,23 +277,25 @@ class Ingestion:
         as many as the receiver's hints allow), their records array, and whether they are the
         rest of that staged chunk."""
         span = chunks.span_holding(start, state.begin.chunk_count)
-        lines = self._verified(chunks, span)
+        lines, array = self._verified(chunks, span)
         rest = span.record_offset + span.record_count - start
         if count is None and self._delivery.hints == Hints():
             count = rest
         if start == span.record_offset and count == span.record_count:
-            return Range(start, count, span.checksum), records_array(lines), True
+            return Range(start, count, span.checksum), array, True
         ahead = record_lines(lines)[start - span.record_offset :]
         if count is None:
             count = self._delivery.hints.records_for([len(line) for line in ahead])
         records = b"[" + b",".join(ahead[:count]) + b"]"
         return Range(start, min(count, len(ahead)), checksum(records)), records, count == rest
 
-    def _verified(self, chunks: StagedChunks, span: ChunkSpan) -> bytes:
+    def _verified(self, chunks: StagedChunks, span: ChunkSpan) -> tuple[bytes, bytes]:
+        """The staged chunk's lines and its records array, checked against its checksum."""
         lines = chunks.lines(span)
-        if checksum(records_array(lines)) != span.checksum:
+        array = records_array(lines)
+        if checksum(array) != span.checksum:
             raise WorkDamaged(f"the staged data of chunk {span.number} does not match its checksum")
-        return lines
+        return lines, array
 
     def _smaller(
         self,

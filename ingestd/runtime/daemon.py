@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import httpx
 import structlog
@@ -30,11 +31,14 @@ from ingestd.pipeline.sender import Sender
 from ingestd.pipeline.staging import Stager
 from ingestd.readers.inbox import readers_for
 from ingestd.runtime.inbox import Inbox, Parts, Timing
-from ingestd.runtime.metrics import Metrics, NoMetrics, PrometheusMetrics
+from ingestd.runtime.metrics import Metrics, NoMetrics
 from ingestd.runtime.notify import Notifier, watchdog_interval
 from ingestd.runtime.progress import InboxProgress
 from ingestd.runtime.watcher import Watch, Watcher
 from ingestd.settings import InboxSettings, Settings, load
+
+if TYPE_CHECKING:
+    from ingestd.runtime.prometheus import PrometheusMetrics
 
 log = structlog.get_logger("ingestd.runtime.daemon")
 
@@ -101,6 +105,8 @@ class Daemon:
 
     def start(self) -> None:
         if self.settings.metrics_listen:
+            from ingestd.runtime.prometheus import PrometheusMetrics
+
             metrics = PrometheusMetrics(self._gauges)
             try:
                 metrics.serve(self.settings.metrics_listen)

@@ -92,7 +92,7 @@ def test_counters_histogram_and_gauges(tmp_path):
 
 def test_every_rewind_is_counted_by_kind(tmp_path):
     """A lost-state rewind and a requested one each raise ingestd_rewinds_total{kind}."""
-    from ingestd.runtime.metrics import PrometheusMetrics
+    from ingestd.runtime.prometheus import PrometheusMetrics
     from tests.harness import Harness, passthrough, status
 
     metrics = PrometheusMetrics(lambda: iter(()))
@@ -107,3 +107,17 @@ def test_every_rewind_is_counted_by_kind(tmp_path):
     value = metrics.registry.get_sample_value
     assert value("ingestd_rewinds_total", {"inbox": "products", "kind": "lost_state"}) == 1
     assert value("ingestd_rewinds_total", {"inbox": "products", "kind": "requested"}) == 1
+
+
+def test_a_daemon_without_metrics_listen_does_not_load_prometheus_client():
+    """Its import costs start-up time and memory: only a daemon that serves metrics pays it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ingestd.cli, ingestd.runtime.daemon; print('prometheus_client' in sys.modules)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "False"
