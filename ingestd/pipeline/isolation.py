@@ -25,16 +25,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ingestd import heap
 from ingestd.errors import FileFailed, InvalidInput, ParserUnavailable, SpoolIOError
 from ingestd.pipeline.staging import Checkpoint, Staged, StageRequest, stage
 
 POLL_SECONDS = 0.5
-PRELOAD = [
+PRELOAD = [  # not openpyxl: a parser imports it with its first workbook (6.6 MB a JSON-only
+    # daemon does not need, and pages a parser would copy from the forkserver as it used them)
     "ingestd.pipeline.forkserver_init",
     "ingestd.pipeline.staging",
     "ingestd.readers.json.reference",
     "ingestd.readers.excel.reference",
-    "openpyxl",
 ]
 
 Answer = Staged | FileFailed | SpoolIOError
@@ -179,6 +180,7 @@ def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
             return
         _exit_if_orphaned(parent)
         answer = _answer(request, memory_mb, lambda: _exit_if_orphaned(parent))
+        heap.give_back_freed_memory()  # the file's garbage, not kept resident until the next
         try:
             conn.send(answer)
         except OSError:  # the daemon is gone (stopped or killed): nobody waits for this file

@@ -20,6 +20,7 @@ from typing import IO, Any, overload
 
 import defusedxml.ElementTree as SafeTree
 
+from ingestd import heap
 from ingestd.errors import InvalidInput
 from ingestd.readers.excel import grammar
 
@@ -117,7 +118,7 @@ class StringTable(Sequence[str]):
 
     def __init__(self) -> None:
         self._blob = bytearray()
-        self._ends = array("Q")
+        self._ends = array("I")  # a table beyond 4 GB overflows: the reference reader reads it
 
     def append(self, text: bytes) -> None:
         self._blob += text
@@ -183,7 +184,10 @@ def plain_strings(source: IO[bytes]) -> Sequence[str] | None:
         or not _plain_items(pending[:end], strings)
     ):
         return None
-    return strings if len(strings) > COMPACT_STRINGS else list(strings)
+    if len(strings) <= COMPACT_STRINGS:
+        return list(strings)
+    heap.give_back_freed_memory()  # what reading the table left behind, before the sheet
+    return strings
 
 
 def _plain_items(items: bytes, strings: StringTable) -> bool:
