@@ -180,11 +180,12 @@ def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
             return
         _exit_if_orphaned(parent)
         answer = _answer(request, memory_mb, lambda: _exit_if_orphaned(parent))
-        heap.give_back_freed_memory()  # the file's garbage, not kept resident until the next
         try:
             conn.send(answer)
         except OSError:  # the daemon is gone (stopped or killed): nobody waits for this file
             return
+        heap.give_back_freed_memory()  # the file's garbage, not kept until the next; after the
+        # answer, so that nobody waits for it
 
 
 def _exit_if_orphaned(parent: multiprocessing.process.BaseProcess | None) -> None:
