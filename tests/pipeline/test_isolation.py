@@ -217,3 +217,28 @@ def _size(path) -> int:
 def _size_after(path, seconds: float = 0.5) -> int:
     time.sleep(seconds)  # a file that has stopped growing, checked twice half a second apart
     return _size(path)
+
+
+def test_a_parser_gives_a_files_memory_back_once_it_has_answered(stager, tmp_path):
+    """A long-lived parser does not keep the largest file's garbage resident until the next
+    file (heap.give_back_freed_memory); without the trim it kept about 20 MB after this one."""
+    import multiprocessing
+
+    from bench.data import write_json
+
+    def rss_mb(pid: int) -> float:
+        return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
+
+    others = set(multiprocessing.active_children())
+    for name, records in (("tiny", 1), ("large", 20_000)):
+        folder = tmp_path / name
+        folder.mkdir()
+        write_json(folder / "in.json", records)
+        limits = ChunkLimits(1000, 8 << 20)
+        stager.stage(
+            StageRequest(ClaimFolder(folder, "in.json"), JsonReader(), limits), lambda: None
+        )
+        (parser,) = set(multiprocessing.active_children()) - others
+        if name == "tiny":
+            at_rest = rss_mb(parser.pid)
+    wait_until(lambda: rss_mb(parser.pid) < at_rest + 10, 10, "the parser's memory back")
