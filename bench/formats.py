@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench import data
 from bench.excel import baseline
-from bench.stack import MemorySampler, Stack, machine, median
+from bench.stack import MemorySampler, Stack, machine, median, print_rows
 
 LOOPS = {
     "csv": """
@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     table = rows(args.records, args.repeat, args.workdir)
     print(f"machine: {machine()}\nmedians of {args.repeat} runs\n")
-    for name, value, note in table:
-        print(f"{name:<52}{value:>12.2f}  {note}")
+    print_rows(table)
 
 
 if __name__ == "__main__":

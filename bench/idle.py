@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.stack import family, machine, median, proc_status, pss_kb
+from bench.stack import family, machine, median, print_rows, proc_status, pss_kb
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     runs = [measure(args.workdir) for _ in range(args.repeat)]
     print(f"machine: {machine()}")
     print(f"idle daemon, medians of {args.repeat} runs")
-    for name, value, note in rows(runs):
-        print(f"{name:<52}{value:>12.2f}  {note}")
+    print_rows(rows(runs))
 
 
 def rows(runs: list[Idle]) -> list[tuple[str, float, str]]:

@@ -35,6 +35,7 @@ from bench.stack import (
     family_cpu_seconds,
     machine,
     median,
+    print_rows,
     ratio,
     script_cost,
 )
@@ -220,8 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(f"machine: {machine()}")
     print(f"{args.rows} rows x 20 columns; medians of {args.repeat} rounds")
-    for name, value, note in table(args.rows, args.repeat, args.workdir):
-        print(f"{name:<52}{value:>12.2f}  {note}")
+    print_rows(table(args.rows, args.repeat, args.workdir))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -32,8 +31,10 @@ from bench.stack import (
     family_peak_mb,
     machine,
     median,
+    print_rows,
     ratio,
     script_cost,
+    timestamp,
 )
 
 _USAGE = """
@@ -188,7 +189,7 @@ def small_files(count: int, workdir: Path, workers: int = 1) -> tuple[float, flo
             dropped = stack.drop(latency_file, latency_file.name)
             stack.wait_done(n + 2)
             acks = [
-                _ts(e)
+                timestamp(e)
                 for e in stack.events("chunk acknowledged")
                 if e.get("file") == latency_file.name
             ]
@@ -204,12 +205,6 @@ def small_files(count: int, workdir: Path, workers: int = 1) -> tuple[float, flo
             stack.drop(path, path.name)
         stack.wait_done(count + LATENCY_SAMPLES + 1, timeout=3600)
         return count / (stack.last_completion() - start), latency
-
-
-def _ts(event: dict[str, Any]) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
 def json_rows(path: Path, repeat: int, work: Path) -> list[tuple[str, float, str]]:
@@ -324,8 +319,7 @@ def main(argv: list[str] | None = None) -> None:
         f"medians of {args.repeat} runs ({args.repeat_slow} for Excel, resume and the formats); "
         f"the whole run took {(time.monotonic() - started) / 60:.0f} minutes\n"
     )
-    for name, value, note in rows:
-        print(f"{name:<56}{value:>12.2f}  {note}")
+    print_rows(rows, 56)
 
 
 if __name__ == "__main__":

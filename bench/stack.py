@@ -251,7 +251,7 @@ class Stack:
         return [e for e in map(orjson.loads, lines) if e.get("event") == name]
 
     def last_completion(self) -> float:
-        return max(_timestamp(e) for e in self.events("completion acknowledged"))
+        return max(timestamp(e) for e in self.events("completion acknowledged"))
 
     def receiver_chunks(self) -> int:
         return sum(i["chunks"] for i in self.ingestions())
@@ -290,7 +290,8 @@ class Stack:
             time.sleep(every)
 
 
-def _timestamp(event: dict[str, Any]) -> float:
+def timestamp(event: dict[str, Any]) -> float:
+    """A log event's time, in seconds since the epoch."""
     return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
@@ -298,6 +299,12 @@ def ratio(numerator: float, denominator: float) -> float:
     """numerator / denominator, NaN when the denominator is 0 (a CPU figure under one clock tick
     of /proc's 10 ms, on a tiny file)."""
     return numerator / denominator if denominator else float("nan")
+
+
+def print_rows(rows: list[tuple[str, float, str]], width: int = 52) -> None:
+    """The benchmark's table: a figure's name, its value, and what it is compared with."""
+    for name, value, note in rows:
+        print(f"{name:<{width}}{value:>12.2f}  {note}")
 
 
 def median(values: list[float]) -> float:

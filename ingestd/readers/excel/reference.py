@@ -17,7 +17,6 @@ from typing import IO, Any
 from ingestd.core import headers
 from ingestd.errors import Interrupted, InvalidInput
 from ingestd.readers import (
-    CanonicalBatch,
     Declined,
     ReadDetails,
     Reader,
@@ -51,9 +50,7 @@ class ExcelReader:
             None if streaming else ExcelReader(sheet, header_row, True, header_conflicts)
         )
 
-    def records(
-        self, stream: SourceStream, details: ReadDetails
-    ) -> Iterator[Record | CanonicalBatch]:
+    def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
         f = stream.seekable()
         with open_workbook_zip(f) as archive:
             naming = Naming(self._conflicts, details, "excel_header_conflicts")
@@ -89,7 +86,7 @@ class ExcelReader:
 
     def _read_streaming(
         self, archive: zipfile.ZipFile, naming: Naming, details: ReadDetails
-    ) -> Generator[Record | CanonicalBatch, None, int]:
+    ) -> Generator[Record, None, int]:
         """The same from the sheet's XML, formulas counted on the way (streaming.py)."""
         workbook = read_workbook(archive)
         sheet = workbook.pick(self._sheet)

@@ -148,14 +148,10 @@ class StringTable(Sequence[str]):
     @overload
     def __getitem__(self, index: slice) -> Sequence[str]: ...
     def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        find = self.finder()
         if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:  # as a list: -1 is the last one
-            index += len(self._ends)
-            if index < 0:
-                raise IndexError(index)
-        start = self._ends[index - 1] if index else 0
-        return self._blob[start : self._ends[index]].decode()
+            return [find(i) for i in range(*index.indices(len(self)))]
+        return find(index)
 
 
 def plain_strings(source: IO[bytes]) -> Sequence[str] | None:
