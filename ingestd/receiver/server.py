@@ -32,7 +32,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(413, b'{"ack":false,"error":"Body too large"}')
             self.close_connection = True
             return
-        self._answer(self.rfile.read(length))
+        body = self.rfile.read(length)
+        if len(body) < length:  # the sender went away mid-body: there is no request to answer
+            self.close_connection = True
+            return
+        self._answer(body)
 
     def _answer(self, body: bytes) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}

@@ -30,7 +30,14 @@ def test_hints_hold_across_a_kill_and_every_record_arrives_once(tmp_path, receiv
     assert ingestion["duplicates"] <= 1
     bodies = chunk_bodies(receiver)
     assert len(bodies[0]["records"]) == 50  # before the first answer, the config's size
+    # Hints reset on a restart (docs/protocol.md): the restarted daemon's first chunk is sent
+    # before it has an answer. It is the resend of a journaled range (as small as before) or,
+    # when the kill fell between an acknowledgement and the next send, the rest of a staged
+    # chunk. Every other chunk follows the hints.
+    (resumed,) = [e["next_chunk"] for e in daemon.log_lines() if e.get("event") == "resuming"]
     for body in bodies[1:]:
+        if body["chunk_number"] == resumed:
+            continue
         size = len(orjson.dumps(body["records"], option=orjson.OPT_SORT_KEYS))
         assert len(body["records"]) <= 7 and (size <= 900 or len(body["records"]) == 1)
 

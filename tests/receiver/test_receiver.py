@@ -147,3 +147,31 @@ def test_a_receiver_given_a_token_refuses_a_request_without_it(tmp_path):
     right = {**headers, "authorization": "Bearer t0ken"}
     assert orjson.loads(app.handle("POST", "/cb", right, body)[1])["ack"] is True
     app.close()
+
+
+def test_a_body_cut_short_by_the_sender_going_away_is_no_request(tmp_path):
+    """A sender killed mid-upload leaves part of a body: the server neither handles nor logs
+    it (it had answered 400 and logged an empty body), and then serves the next sender."""
+    import socket
+
+    import httpx
+
+    from ingestd.receiver.server import ReceiverServer
+
+    log = tmp_path / "requests.ndjson"
+    server = ReceiverServer(tmp_path / "data", port=0, request_log=log)
+    server.start()
+    try:
+        host, port = server.url.removeprefix("http://").split("/")[0].split(":")
+        with socket.create_connection((host, int(port))) as sender:
+            sender.sendall(
+                b"POST /callback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000\r\n\r\n" + b'{"type": "chunk"'
+            )
+            sender.shutdown(socket.SHUT_WR)
+            assert sender.recv(1024) == b""  # closed, no answer
+        health = httpx.get(server.url.replace("/callback", "/health"), trust_env=False)
+        assert health.status_code == 200
+    finally:
+        server.stop()
+    assert not log.exists() or log.read_bytes() == b""
