@@ -7,7 +7,8 @@ flush, exactly like a crash) or the thread raises FailpointError (action `raise`
 exception nobody expected). Steps, in the order a file meets them:
 
     claim_renamed         the file was renamed into work/ (directories not yet fsynced)
-    staged                staged file and index fsynced, no journal yet
+    staged                staged file and index fsynced, no journal yet (not reached for a
+                          file staged ahead: its parser process creates the journal too)
     journal_created       the journal's begin entry is durable, nothing sent
     chunk_acknowledged    the receiver acknowledged a chunk, not yet recorded
     ack_recorded          the acknowledgement is in the journal

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from bench.stack import children
 
@@ -69,3 +70,11 @@ def nothing_left_running() -> Iterator[None]:
     names = sorted(thread.name for thread in leaked_threads)
     commands = sorted(f"{pid}: {_cmdline(pid)[:120]}" for pid in leaked_processes)
     pytest.fail(f"the test left running: threads {names}, processes {commands}")
+
+
+@pytest.fixture(autouse=True)
+def logging_as_found() -> Iterator[None]:
+    """A test that starts a daemon in this process configures logging to the stdout of that
+    moment (its own capture); the next test must not log into it."""
+    yield
+    structlog.reset_defaults()

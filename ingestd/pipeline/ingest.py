@@ -7,6 +7,7 @@ docs/recovery.md):
   claimed      work/<token>/<name> exists, no journal  -> stage again from the claimed file
   staged       staged file and index fsynced           -> (no journal yet) stage again
   begun        journal with begin; index sealed         -> send from chunk 0
+               (for a file staged ahead, the parser process stages and begins it)
   chunk k sent, not acknowledged                        -> send chunk k again
   chunk k acknowledged and recorded                     -> send chunk k+1
   completion acknowledged and recorded                  -> move to done/
@@ -45,7 +46,7 @@ from ingestd.fs.journal import JournalFile
 from ingestd.fs.spool import Spool
 from ingestd.pipeline.delivery import Delivery, Payload
 from ingestd.pipeline.progress import Progress
-from ingestd.pipeline.staging import Staged, Stager, StageRequest
+from ingestd.pipeline.staging import Opening, Stager, StageRequest, begin_of
 from ingestd.readers import Reader
 
 log = structlog.get_logger("ingestd.pipeline.ingest")
@@ -69,6 +70,7 @@ class Ingestion:
         stop: threading.Event,
         failpoints: Failpoints,
         redact: Callable[[str], str] = str,
+        staged_ahead: bool = False,
     ) -> None:
         self.claim = claim
         self._inbox = inbox
@@ -81,6 +83,7 @@ class Ingestion:
         self._stop = stop
         self._failpoints = failpoints
         self._redact = redact
+        self._staged_ahead = staged_ahead  # its parser has the answer: take it before looking
         self.journal: JournalFile | None = None
         self.acknowledged = 0  # chunks acknowledged by this run
         self.log = log.bind(inbox=inbox, file=printable_name(claim.name), claim=claim.token)
@@ -124,9 +127,11 @@ class Ingestion:
     # -- preparing ---------------------------------------------------------------------------
 
     def _prepare(self) -> Outcome | None:
-        if self.claim.has_report():
+        if self._staged_ahead:
+            self.journal = self._stage()
+        elif self.claim.has_report():
             return self._move(Outcome.FAILED)
-        if self.claim.has_journal():
+        elif self.claim.has_journal():
             self._resume()
         elif self.claim.was_sent():
             raise JournalCorrupt(
@@ -154,9 +159,12 @@ class Ingestion:
     def _stage(self) -> JournalFile:
         started = self._clock.monotonic()
         staged = self._stager.stage(self._request, self._checkpoint)
-        self._failpoints.reached("staged")
-        begin = self._begin(staged)
-        journal = self.claim.create_journal(begin)
+        if staged.begin is None:
+            self._failpoints.reached("staged")
+            begin = begin_of(self._request, staged, Opening(self._inbox, self._now()))
+            journal = self.claim.create_journal(begin)
+        else:  # staged ahead: the parser process created the journal too
+            begin, journal = staged.begin, self.claim.open_journal()
         self._failpoints.reached("journal_created")
         self.claim.seal_index()
         self.log = self.log.bind(ingestion_id=begin.ingestion_id)
@@ -167,6 +175,7 @@ class Ingestion:
             bytes=staged.file_size,
             seconds=round(self._clock.monotonic() - started, 3),
             sheet=staged.details.sheet,
+            begun_ahead=staged.begin is not None or None,
             **staged.details.notes,
         )
         if "read_twice" in staged.details.notes:
@@ -176,30 +185,6 @@ class Ingestion:
                 reason=staged.details.notes["read_twice"],
             )
         return journal
-
-    def _begin(self, staged: Staged) -> Begin:
-        name = printable_name(self.claim.name)
-        return Begin(
-            ingestion_id=protocol.ingestion_id(
-                self._inbox, name, staged.file_size, staged.file_sha256, self.claim.token
-            ),
-            inbox=self._inbox,
-            file_name=name,
-            file_type=self._request.reader.file_type,
-            file_size=staged.file_size,
-            file_sha256=staged.file_sha256,
-            claim_token=self.claim.token,
-            claimed_at=iso(self._clock.now()),
-            chunk_records=self._request.limits.records,
-            chunk_bytes=self._request.limits.bytes,
-            protocol=protocol.PROTOCOL_VERSION,
-            staged_size=staged.staged_size,
-            index_sha256=staged.index_sha256,
-            chunk_count=staged.chunk_count,
-            total_records=staged.total_records,
-            sheet=staged.details.sheet,
-            notes=staged.details.notes,
-        )
 
     def _checkpoint(self) -> None:
         """Called now and then in long steps: show we are alive, and stop if asked to."""

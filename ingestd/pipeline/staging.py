@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Protocol, Self
 
 import orjson
 
-from ingestd.core import numbers
+from ingestd.core import numbers, protocol
 from ingestd.core.chunking import Chunk, ChunkLimits, ChunkPlanner, ChunkSpan, canonical
+from ingestd.core.journal import Begin
+from ingestd.core.names import printable_name
 from ingestd.errors import InvalidInput, SpoolIOError
 from ingestd.fs.claim import ClaimFolder, private_mode
 from ingestd.fs.durable import Disk
@@ -31,13 +33,24 @@ Checkpoint = Callable[[], None]
 
 
 @dataclass(frozen=True)
+class Opening:
+    """What the journal's begin entry needs beside the staging's results."""
+
+    inbox: str
+    claimed_at: str
+
+
+@dataclass(frozen=True)
 class StageRequest:
     """What to stage: a claim's file, read by a reader, cut into chunks under limits. Two
-    requests for the same claim, reader and limits are the same work."""
+    requests for the same claim, reader and limits are the same work. With an `opening`, the
+    staging also begins the ingestion: it creates the journal and seals the index (a file
+    staged ahead, so that its worker, busy sending the one before, does not wait for them)."""
 
     claim: ClaimFolder
     reader: Reader
     limits: ChunkLimits
+    opening: Opening | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,33 @@ class Staged:
     staged_size: int
     index_sha256: str
     details: ReadDetails
+    begin: Begin | None = None  # the journal's, if this staging created it
+
+
+def begin_of(request: StageRequest, staged: Staged, opening: Opening) -> Begin:
+    """The journal's first entry for a staged file."""
+    claim, name = request.claim, printable_name(request.claim.name)
+    return Begin(
+        ingestion_id=protocol.ingestion_id(
+            opening.inbox, name, staged.file_size, staged.file_sha256, claim.token
+        ),
+        inbox=opening.inbox,
+        file_name=name,
+        file_type=request.reader.file_type,
+        file_size=staged.file_size,
+        file_sha256=staged.file_sha256,
+        claim_token=claim.token,
+        claimed_at=opening.claimed_at,
+        chunk_records=request.limits.records,
+        chunk_bytes=request.limits.bytes,
+        protocol=protocol.PROTOCOL_VERSION,
+        staged_size=staged.staged_size,
+        index_sha256=staged.index_sha256,
+        chunk_count=staged.chunk_count,
+        total_records=staged.total_records,
+        sheet=staged.details.sheet,
+        notes=staged.details.notes,
+    )
 
 
 class Stager(Protocol):
@@ -79,8 +119,9 @@ class InProcess:
 
 def stage(request: StageRequest, checkpoint: Checkpoint | None = None) -> Staged:
     """Validate and stage a claim's file: the staged records and the chunk index written and
-    fsynced, their names durable, before any journal vouches for them. Raises the FileFailed
-    that says what and where (InvalidInput, UnsafeFile), or SpoolIOError."""
+    fsynced, their names durable, before any journal vouches for them; then, for a request with
+    an opening, the journal and the sealed index. Raises the FileFailed that says what and where
+    (InvalidInput, UnsafeFile), or SpoolIOError."""
     claim = request.claim
     fd, info = claim.open_data()
     try:
@@ -95,7 +136,14 @@ def stage(request: StageRequest, checkpoint: Checkpoint | None = None) -> Staged
     finally:
         os.close(fd)
     claim.staged_durably()
-    return result
+    if request.opening is None:
+        return result
+    if checkpoint is not None:
+        checkpoint()  # not begun by a parser whose daemon is gone
+    begin = begin_of(request, result, request.opening)
+    claim.create_journal(begin).close()
+    claim.seal_index()
+    return replace(result, begin=begin)
 
 
 @gc_paused()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from ingestd.clock import Clock
+from ingestd.clock import Clock, iso
 from ingestd.core import scheduling
 from ingestd.core.chunking import ChunkLimits
 from ingestd.core.names import printable_name
@@ -28,7 +28,7 @@ from ingestd.fs.claim import ClaimFolder
 from ingestd.fs.spool import Spool
 from ingestd.pipeline.delivery import Delivery, RetryPolicy
 from ingestd.pipeline.ingest import Ingestion
-from ingestd.pipeline.staging import Stager, StageRequest
+from ingestd.pipeline.staging import Opening, Stager, StageRequest
 from ingestd.readers import Reader
 from ingestd.runtime.progress import InboxProgress
 from ingestd.runtime.watcher import CLOSED, LOST, OPENED, Event
@@ -36,6 +36,8 @@ from ingestd.runtime.watcher import CLOSED, LOST, OPENED, Event
 log = structlog.get_logger("ingestd.runtime.inbox")
 
 TICK_SECONDS = 0.05
+Ahead = tuple[ClaimFolder, bool]
+"""The next claim, taken while this one is sent, and whether its parser was asked to stage it."""
 STOP_GRACE_SECONDS = 1.0
 
 
@@ -301,15 +303,18 @@ class Inbox:
 
     def _work(self) -> None:
         stager = self._parts.new_stager()
-        ahead: ClaimFolder | None = None  # the next file, staged while this one is sent
+        ahead: Ahead | None = None  # the next file, taken (and staged) while this one is sent
         try:
             while not self._stop.is_set():
                 self.progress.idle()
-                claim = ahead or self._claims.take()
+                if ahead is None:
+                    claim, staged_ahead = self._claims.take(), False
+                else:
+                    claim, staged_ahead = ahead
                 if claim is None:
                     return
                 try:
-                    ahead = self._ingest(claim, stager)
+                    ahead = self._ingest(claim, stager, staged_ahead)
                 finally:
                     self._claims.finished()
                     self.wake()  # the scout: room for another claim
@@ -320,13 +325,13 @@ class Inbox:
             stager.close()
             self.progress.forget_thread()
 
-    def _ingest(self, claim: ClaimFolder, stager: Stager) -> ClaimFolder | None:
+    def _ingest(self, claim: ClaimFolder, stager: Stager, staged_ahead: bool) -> Ahead | None:
         """Take one file as far as it goes, trying again after trouble; returns the next claim
         if it was taken early to be staged meanwhile."""
         ahead = None
         attempt = unexpected = 0
         while not self._stop.is_set():
-            with self._ingestion(claim, stager) as ingestion:
+            with self._ingestion(claim, stager, staged_ahead and attempt == 0) as ingestion:
                 try:
                     if ingestion.prepare() is None:
                         ahead = ahead or self._stage_next_ahead(stager, ingestion.chunk_count)
@@ -350,7 +355,7 @@ class Inbox:
             attempt += 1
         return ahead
 
-    def _ingestion(self, claim: ClaimFolder, stager: Stager) -> Ingestion:
+    def _ingestion(self, claim: ClaimFolder, stager: Stager, staged_ahead: bool) -> Ingestion:
         parts = self._parts
         return Ingestion(
             claim,
@@ -365,25 +370,29 @@ class Inbox:
             self._stop,
             parts.failpoints,
             parts.redact,
+            staged_ahead,
         )
 
-    def _stage_next_ahead(self, stager: Stager, chunk_count: int) -> ClaimFolder | None:
+    def _stage_next_ahead(self, stager: Stager, chunk_count: int) -> Ahead | None:
         """Take the next claimed file now, if no other worker would start it sooner, and have
-        this worker's parser stage it while the current file is sent."""
+        this worker's parser stage it, and begin its journal, while the current file is sent."""
         if not scheduling.stage_ahead(self._workers, self._claims.idle, chunk_count):
             return None
         claim = self._claims.take_nowait()
-        if claim is None or claim.has_journal() or claim.has_report():
-            return claim  # nothing to stage: it resumes, or it failed already
+        if claim is None:
+            return None
+        if claim.has_journal() or claim.has_report():
+            return claim, False  # nothing to stage: it resumes, or it failed already
         if not claim.durable:
             try:
                 claim.make_durable()
             except SpoolIOError:
-                return claim  # its own ingestion makes it durable, or says why not
+                return claim, False  # its own ingestion makes it durable, or says why not
             claim = dataclasses.replace(claim, durable=True)
         parts = self._parts
-        stager.stage_ahead(StageRequest(claim, parts.reader_for(claim.name), parts.limits))
-        return claim
+        opening = Opening(self.name, iso(self._clock.now()))
+        stager.stage_ahead(StageRequest(claim, parts.reader_for(claim.name), parts.limits, opening))
+        return claim, True
 
     def _wait_to_retry(self, attempt: int) -> bool:
         """Back off before trying a file again; True if the daemon stops meanwhile."""

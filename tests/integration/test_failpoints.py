@@ -111,3 +111,34 @@ def test_a_bug_that_keeps_failing_one_file_moves_it_to_failed_and_the_inbox_goes
     errors = [line for line in daemon.log_lines() if line["event"].startswith("unexpected error")]
     assert [e["internal_errors"] for e in errors] == [1, 2, 3]
     assert daemon.process.terminate() == 0
+
+
+@pytest.mark.parametrize(("step", "n"), [("journal_created", 2), ("chunk_acknowledged", 3)])
+def test_a_kill_after_the_parser_began_the_next_file_loses_and_doubles_nothing(
+    tmp_path, receiver, daemon, step, n
+):
+    """Files after the first are staged ahead, and begun (journal, sealed index) by the parser
+    process while the worker sends the one before. A kill as the worker takes up the second
+    file, and one as that file's first chunk is acknowledged: after a restart, every file once."""
+    spool = Spool(tmp_path / "spool")
+    spool.inbox.mkdir(parents=True)
+    daemon.configure([inbox_config(spool.root, receiver, chunk_records=10, settle_seconds=0.05)])
+    files = {f"f{n}.json": catalog(15, tag=f"f{n}-") for n in range(4)}  # two chunks each
+    for name, records in files.items():
+        spool.drop(name, records)
+    crash_at(daemon, step, n)
+    (second,) = [c / "f1.json" for c in spool.work_claims() if (c / "f1.json").exists()]
+    assert second.with_name("f1.json.journal").exists()
+    assert second.with_name("f1.json.chunks").exists()  # sealed: the journal vouches for it
+    staged = {e["file"]: e for e in daemon.log_lines() if e["event"] == "validated and staged"}
+    assert not staged["f0.json"].get("begun_ahead")
+    if step == "chunk_acknowledged":
+        assert staged["f1.json"]["begun_ahead"] is True
+    daemon.start()
+    wait_until(lambda: len(spool.data_files("done")) == 4, what="four files in done/")
+    assert daemon.process.terminate() == 0
+    ingestions = receiver.completed()
+    assert sorted(i["file_name"] for i in ingestions) == sorted(files)
+    for ingestion in ingestions:
+        assert receiver.records(ingestion["ingestion_id"]) == files[ingestion["file_name"]]
+    assert spool.work_claims() == [] and spool.data_files("failed") == []

@@ -3,6 +3,7 @@ the file, never the daemon."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
 from ingestd.fs.claim import ClaimFolder
 from ingestd.pipeline.isolation import ParserProcess
-from ingestd.pipeline.staging import StageRequest
+from ingestd.pipeline.staging import Opening, StageRequest
 from ingestd.readers.json.reference import JsonReader
 from tests.harness import Harness
 from tests.integration.conftest import wait_until
@@ -139,6 +140,22 @@ def test_the_next_file_is_staged_while_the_worker_sends_this_one(stager, tmp_pat
     assert staged.total_records == 250 and staged.chunk_count == 3
 
 
+def test_a_file_staged_ahead_is_begun_by_the_child(stager, tmp_path):
+    """With an opening, the child also writes the journal and seals the index, while the worker
+    is busy with the file before; asking for the same file (with or without the opening) takes
+    that answer, and the begin entry it carries is the journal's."""
+    stager.stage(_request(tmp_path, "a", 1), lambda: None)
+    ahead = dataclasses.replace(
+        _request(tmp_path, "b", 250), opening=Opening("products", "2026-12-07T11:00:00Z")
+    )
+    stager.stage_ahead(ahead)
+    wait_until(ahead.claim.was_sent, what="b begun by the child: its index sealed")
+    staged = stager.stage(dataclasses.replace(ahead, opening=None), lambda: None)
+    assert staged.begin is not None and staged.begin.total_records == 250
+    with ahead.claim.open_journal() as journal:
+        assert journal.state.begin == staged.begin
+
+
 def test_a_file_staged_ahead_for_nothing_is_dropped(stager, tmp_path):
     """The worker asked for another file than the one staged ahead (the one ahead turned out
     unsafe, say): that answer is read and dropped, and the file asked for is staged."""
@@ -174,7 +191,7 @@ from pathlib import Path
 from ingestd.core.chunking import ChunkLimits
 from ingestd.fs.claim import ClaimFolder
 from ingestd.pipeline.isolation import ParserProcess
-from ingestd.pipeline.staging import StageRequest
+from ingestd.pipeline.staging import Opening, StageRequest
 from ingestd.readers.json.reference import JsonReader
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import pytest
 from ingestd.core.chunking import ChunkLimits, ChunkSpan, checksum, records_array
 from ingestd.errors import InvalidInput
 from ingestd.fs.claim import ClaimFolder
-from ingestd.pipeline.staging import StageRequest, stage
+from ingestd.pipeline.staging import Opening, StageRequest, begin_of, stage
 from ingestd.readers.json.reference import JsonReader
 
 LIMITS = ChunkLimits(records=3, bytes=1 << 20)
@@ -173,3 +173,19 @@ def test_the_garbage_collector_is_running_again_after_staging(tmp_path, content)
     with contextlib.suppress(InvalidInput):
         run_stage(tmp_path, content)
     assert gc.isenabled()
+
+
+def test_a_request_with_an_opening_also_begins_the_ingestion(tmp_path):
+    """A file staged ahead is begun where it is staged: its journal holds the begin entry the
+    worker would have written, and its index is sealed. Without an opening, neither."""
+    (tmp_path / "in.json").write_bytes(orjson.dumps([{"a": i} for i in range(7)]))
+    claim = ClaimFolder(tmp_path, "in.json")
+    plain = stage(StageRequest(claim, JsonReader(), LIMITS))
+    assert plain.begin is None and not claim.has_journal() and not claim.was_sent()
+    opening = Opening("products", "2026-12-07T11:00:00Z")
+    begun = stage(StageRequest(claim, JsonReader(), LIMITS, opening))
+    assert begun.begin == begin_of(StageRequest(claim, JsonReader(), LIMITS), plain, opening)
+    assert begun.begin.inbox == "products" and begun.begin.total_records == 7
+    with claim.open_journal() as journal:
+        assert journal.state.begin == begun.begin and journal.state.next_chunk == 0
+    assert claim.was_sent() and not (tmp_path / "in.json.index").exists()
