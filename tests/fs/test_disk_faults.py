@@ -120,6 +120,40 @@ def test_the_daemon_recovers_by_itself_when_space_returns(tmp_path):
                 failures["left"] -= 1
                 raise OSError(errno.ENOSPC, "No space left on device")
 
+    app = run_daemon(tmp_path, disk)
+    assert failures["left"] == 0
+    (summary,) = app.store.summary()
+    assert summary["completed"] and summary["records"] == len(RECORDS)
+    assert summary["duplicates"] == 3  # each chunk whose ack could not be recorded, sent again
+    app.close()
+
+
+def test_a_finished_file_whose_move_fails_is_moved_once_the_disk_allows(tmp_path):
+    """The rename into done/ fails three times after the completion is recorded: the file is
+    moved when the disk allows, and nothing is sent again."""
+    state = {"renames": 0, "left": 3}
+    lock = threading.Lock()
+
+    def disk(site: str) -> None:
+        with lock:
+            if site != "rename":
+                return
+            state["renames"] += 1
+            if state["renames"] >= 3 and state["left"] > 0:  # the claim, the seal, the move
+                state["left"] -= 1
+                raise OSError(errno.EIO, "Input/output error")
+
+    app = run_daemon(tmp_path, disk)
+    assert state["left"] == 0
+    (summary,) = app.store.summary()
+    assert summary["completed"] and summary["records"] == len(RECORDS)
+    assert summary["duplicates"] == 0
+    assert os.listdir(tmp_path / "spool" / "work") == []
+    app.close()
+
+
+def run_daemon(tmp_path, disk) -> ReceiverApp:
+    """A daemon in this process on `disk`, until a.json is in done/."""
     app = ReceiverApp(tmp_path / "receiver")
     settings = from_mapping(
         {
@@ -152,8 +186,4 @@ def test_the_daemon_recovers_by_itself_when_space_returns(tmp_path):
         wait_until(lambda: list(done.glob("*/*/a.json")), what="the file in done/")
     finally:
         daemon.shutdown()
-    assert failures["left"] == 0
-    (summary,) = app.store.summary()
-    assert summary["completed"] and summary["records"] == len(RECORDS)
-    assert summary["duplicates"] == 3  # each chunk whose ack could not be recorded, sent again
-    app.close()
+    return app

@@ -81,7 +81,9 @@ def operator_commands_use_the_demo_default(cwd: Path, env: dict[str, str]) -> No
     wait_until(
         lambda: len(list((cwd / "spool" / "receiver").glob("*.ndjson"))) == 2, what="re-ingested"
     )
-    done = next((cwd / "spool" / "demo" / "done").glob("*/*/products.json"))
+    finished = cwd / "spool" / "demo" / "done"
+    wait_until(lambda: list(finished.glob("*/*/products.json")), what="the file in done/ again")
+    done = next(finished.glob("*/*/products.json"))
     moved = ingestd("reingest", str(done.relative_to(cwd)), cwd=cwd, env=env)
     assert moved.returncode == 0 and said in moved.stderr, moved.stderr
 

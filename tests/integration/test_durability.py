@@ -34,6 +34,11 @@ class Call:
     name: str
     paths: list[str]
     text: str
+    thread: str = ""
+
+    def tells_another(self) -> bool:
+        """Sends to the receiver, or answers over a socket (a parser process to its worker)."""
+        return self.name == "sendto" or (self.name == "write" and "<socket:" in self.text)
 
 
 def parse(trace: Path) -> list[Call]:
@@ -48,10 +53,10 @@ def parse(trace: Path) -> list[Call]:
         pid, name, args = match.group(1), match.group(2), match.group(3)
         paths = FD_PATH.findall(args.strip()) if name in ON_DESCRIPTORS else QUOTED.findall(args)
         if "<unfinished ...>" in line:
-            pending[pid] = Call(name, paths, line)
+            pending[pid] = Call(name, paths, line, pid)
             continue
         call = pending.pop(pid, None) if "resumed>" in line else None
-        call = call or Call(name, paths, line)
+        call = call or Call(name, paths, line, pid)
         if " = -1 " in line:
             continue
         calls.append(call)
@@ -186,6 +191,8 @@ def test_nothing_is_sent_before_the_step_it_depends_on_is_durable(traced):
 
 
 def test_every_rename_and_creation_is_followed_by_an_fsync_of_its_folder(traced):
+    """By the thread that made it, before that thread sends anything or answers its worker (a
+    parser process begins the files after the first, and the worker goes by its answer)."""
     spool, trace, strace = traced
     for n in range(3):
         spool.drop(f"p{n}.json", [{"n": i} for i in range(3)])
@@ -204,8 +211,15 @@ def test_every_rename_and_creation_is_followed_by_an_fsync_of_its_folder(traced)
         if str(spool.root) not in target or target.endswith(".retry.json"):
             continue  # the retry note is advisory and never relied upon
         parent = os.path.dirname(target)
-        next_send = first(calls, lambda c: c.name == "sendto", at + 1)
-        synced = first(calls, fsync_of(parent), at + 1, next_send)
+        mine = call.thread
+
+        def told(c: Call, mine: str = mine) -> bool:
+            return c.thread == mine and c.tells_another()
+
+        def synced_by_me(c: Call, mine: str = mine, parent: str = parent) -> bool:
+            return c.thread == mine and fsync_of(parent)(c)
+
+        synced = first(calls, synced_by_me, at + 1, first(calls, told, at + 1))
         assert synced is not None, f"{call.text} is not followed by an fsync of {parent}"
         checked += 1
     assert checked >= 3 * 4  # per file: claim folder, claim rename, journal rename, finish rename
