@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,11 +177,34 @@ def resume(path: Path, workdir: Path) -> float:
 LATENCY_SAMPLES = 7
 
 
-def small_files(count: int, workdir: Path, workers: int = 1) -> tuple[float, float]:
+def fsync_seconds(folder: Path, count: int = 200) -> float:
+    """The median time of one durable step on this disk, as the daemon takes them: a small
+    write and its fsync, then the folder's fsync (half of the pair each)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    times = []
+    directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for n in range(count):
+            started = time.perf_counter()
+            fd = os.open(folder / f"f{n}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.write(fd, b"x" * 200)
+            os.fsync(fd)
+            os.close(fd)
+            os.fsync(directory)
+            times.append((time.perf_counter() - started) / 2)
+    finally:
+        os.close(directory)
+        shutil.rmtree(folder)
+    return median(times)
+
+
+def small_files(count: int, workdir: Path, workers: int = 1) -> tuple[float, float, float]:
     """(files per second, the median over LATENCY_SAMPLES one-record files dropped one at a time
-    of the seconds from a file's last write to its first chunk, minus settle_seconds)."""
+    of the seconds from a file's last write to its first chunk, minus settle_seconds, and the
+    disk's fsync time just before)."""
     scratch = workdir / "small"
     scratch.mkdir(parents=True, exist_ok=True)
+    fsync = fsync_seconds(workdir / "fsync")
     with Stack(workdir / "stack", chunk_records=1000, workers=workers) as stack:
         stack.warm_up()
         latencies = []
@@ -204,7 +229,7 @@ def small_files(count: int, workdir: Path, workers: int = 1) -> tuple[float, flo
         for path in files:
             stack.drop(path, path.name)
         stack.wait_done(count + LATENCY_SAMPLES + 1, timeout=3600)
-        return count / (stack.last_completion() - start), latency
+        return count / (stack.last_completion() - start), latency, fsync
 
 
 def json_rows(path: Path, repeat: int, work: Path) -> list[tuple[str, float, str]]:
@@ -260,6 +285,12 @@ def small_file_rows(count: int, repeat: int, work: Path) -> list[tuple[str, floa
             "  latency beyond settle_seconds (ms)",
             median([r[1] for r in runs]) * 1000,
             "a lone one-record file: drop to first acknowledgement",
+        ),
+        (
+            "  this disk's fsync, before each round (ms)",
+            median([r[2] for r in runs]) * 1000,
+            f"{min(r[2] for r in runs) * 1000:.2f} to {max(r[2] for r in runs) * 1000:.2f}; "
+            "a file waits for 4 in the worker and 4 at the receiver",
         ),
     ]
 
