@@ -189,16 +189,16 @@ def _read(
     planner = ChunkPlanner(limits)
     try:
         with outputs.staged() as out, outputs.index() as spans:
-            total = 0
+            total = singles = 0  # a chunk holds only batches' lines while singles == 0
             for record in reader.records(stream, details):
                 if type(record) is CanonicalBatch:
                     for chunk in planner.add_many(record):
-                        _write(chunk, out, spans)
+                        _write(chunk, out, spans, integers_checked=not singles)
                     total += len(record)
                     if checkpoint is not None:
                         checkpoint()
                     continue
-                total += 1
+                total, singles = total + 1, singles + 1
                 if checkpoint is not None and total % _CHECKPOINT_EVERY == 0:
                     checkpoint()
                 _write(planner.add(_canonical(record, total - 1)), out, spans)
@@ -234,10 +234,12 @@ class _Outputs:
         return _IndexWriter(self._claim.create_index(self._mode), self.disk)
 
 
-def _write(chunk: Chunk | None, out: BinaryIO, spans: _IndexWriter) -> None:
+def _write(
+    chunk: Chunk | None, out: BinaryIO, spans: _IndexWriter, integers_checked: bool = False
+) -> None:
     if chunk is None:
         return
-    if numbers.may_hold_long_integer(chunk.lines):
+    if not integers_checked and numbers.may_hold_long_integer(chunk.lines):
         _check_integers(chunk)
     out.write(chunk.lines)
     spans.add(chunk.span)

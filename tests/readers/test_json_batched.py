@@ -16,6 +16,7 @@ import random
 import orjson
 import pytest
 
+from ingestd.core import numbers
 from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
 from ingestd.readers import CanonicalBatch, ReadDetails, SourceStream
@@ -183,6 +184,29 @@ def test_every_signed_64_bit_integer_is_staged_exactly(tmp_path, number):
     """-2**63 included, which yajl's own integer parser refuses."""
     stage_file(tmp_path, b'[{"n": %d}]' % number)
     assert (tmp_path / "n.json.staged").read_bytes() == b'{"n":%d}\n' % number
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        b"123456789012345678",
+        b"-123456789012345678",
+        b"123456789012345678.0",
+        b"999999999999999999e3",
+        b"1e300",
+        b"-1.7976931348623157e308",
+        b"5e-324",
+        b"0.000000000000000001",
+    ],
+)
+def test_what_the_fast_reader_hands_over_holds_no_integer_staging_would_check(tmp_path, number):
+    """Staging does not look for integers beyond 64 bits in the fast reader's batches
+    (readers/base.py, CanonicalBatch): what the reader does not decline comes out canonical
+    with no run of 19 digits, floats of every size included."""
+    (tmp_path / "f.json").write_bytes(b'[{"n": ' + number + b"}]")
+    lines = outcome(BatchedJsonReader(), tmp_path / "f.json")
+    assert lines != DECLINED and len(lines) == 1
+    assert not numbers.may_hold_long_integer(lines[0]), lines[0]
 
 
 def test_long_digit_strings_cost_only_speed(tmp_path):
