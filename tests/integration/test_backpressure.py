@@ -26,20 +26,25 @@ def test_hints_hold_across_a_kill_and_every_record_arrives_once(tmp_path, receiv
     daemon.start()
     wait_until(lambda: spool.data_files("done"), what="the file in done/")
     (ingestion,) = receiver.completed()
-    assert receiver.records(ingestion["ingestion_id"]) == RECORDS
-    assert ingestion["duplicates"] <= 1
     bodies = chunk_bodies(receiver)
+    sent = [(b["chunk_number"], len(b["records"])) for b in bodies]  # shown when one fails
+    events = [e for e in daemon.log_lines() if e.get("event") in ("resuming", "claimed")]
+    assert receiver.records(ingestion["ingestion_id"]) == RECORDS, (sent, events)
+    assert ingestion["duplicates"] <= 1, (sent, events)
     assert len(bodies[0]["records"]) == 50  # before the first answer, the config's size
     # Hints reset on a restart (docs/protocol.md): the restarted daemon's first chunk is sent
     # before it has an answer. It is the resend of a journaled range (as small as before) or,
     # when the kill fell between an acknowledgement and the next send, the rest of a staged
     # chunk. Every other chunk follows the hints.
-    (resumed,) = [e["next_chunk"] for e in daemon.log_lines() if e.get("event") == "resuming"]
+    resumes = [e["next_chunk"] for e in events if e["event"] == "resuming"]
+    assert len(resumes) == 1, (sent, events)
+    resumed = resumes[0]
     for body in bodies[1:]:
         if body["chunk_number"] == resumed:
             continue
         size = len(orjson.dumps(body["records"], option=orjson.OPT_SORT_KEYS))
-        assert len(body["records"]) <= 7 and (size <= 900 or len(body["records"]) == 1)
+        fits = len(body["records"]) <= 7 and (size <= 900 or len(body["records"]) == 1)
+        assert fits, (body["chunk_number"], size, resumed, sent)
 
 
 def test_413_answers_halve_chunks_until_they_pass(tmp_path, receiver, daemon):
