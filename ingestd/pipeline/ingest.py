@@ -70,7 +70,6 @@ class Ingestion:
         stop: threading.Event,
         failpoints: Failpoints,
         redact: Callable[[str], str] = str,
-        staged_ahead: bool = False,
     ) -> None:
         self.claim = claim
         self._inbox = inbox
@@ -83,7 +82,6 @@ class Ingestion:
         self._stop = stop
         self._failpoints = failpoints
         self._redact = redact
-        self._staged_ahead = staged_ahead  # its parser has the answer: take it before looking
         self.journal: JournalFile | None = None
         self.acknowledged = 0  # chunks acknowledged by this run
         self.log = log.bind(inbox=inbox, file=printable_name(claim.name), claim=claim.token)
@@ -127,7 +125,7 @@ class Ingestion:
     # -- preparing ---------------------------------------------------------------------------
 
     def _prepare(self) -> Outcome | None:
-        if self._staged_ahead:
+        if self._stager.holds(self._request):  # staged ahead: the folder may be changing
             self.journal = self._stage()
         elif self.claim.has_report():
             return self._move(Outcome.FAILED)

@@ -102,6 +102,9 @@ class ParserProcess:
             return
         self._pending = request
 
+    def holds(self, request: StageRequest) -> bool:
+        return self._pending == request
+
     def close(self) -> None:
         """Stop the parser process, whatever it is doing."""
         child, self._child, self._pending = self._child, None, None

@@ -101,6 +101,9 @@ class Stager(Protocol):
     def stage_ahead(self, request: StageRequest) -> None:
         """Start on `request` now; a later `stage` of the same request takes its result."""
 
+    def holds(self, request: StageRequest) -> bool:
+        """Whether `request` was started ahead and its result is not taken yet."""
+
     def close(self) -> None: ...
 
 
@@ -112,6 +115,9 @@ class InProcess:
 
     def stage_ahead(self, request: StageRequest) -> None:
         pass  # nothing runs beside the caller
+
+    def holds(self, request: StageRequest) -> bool:
+        return False
 
     def close(self) -> None:
         pass
@@ -189,7 +195,7 @@ def _read(
     planner = ChunkPlanner(limits)
     try:
         with outputs.staged() as out, outputs.index() as spans:
-            total = singles = 0  # a chunk holds only batches' lines while singles == 0
+            total, singles = 0, False  # a chunk holds only batches' lines until a single
             for record in reader.records(stream, details):
                 if type(record) is CanonicalBatch:
                     for chunk in planner.add_many(record):
@@ -198,7 +204,7 @@ def _read(
                     if checkpoint is not None:
                         checkpoint()
                     continue
-                total, singles = total + 1, singles + 1
+                total, singles = total + 1, True
                 if checkpoint is not None and total % _CHECKPOINT_EVERY == 0:
                     checkpoint()
                 _write(planner.add(_canonical(record, total - 1)), out, spans)

@@ -36,8 +36,6 @@ from ingestd.runtime.watcher import CLOSED, LOST, OPENED, Event
 log = structlog.get_logger("ingestd.runtime.inbox")
 
 TICK_SECONDS = 0.05
-Ahead = tuple[ClaimFolder, bool]
-"""The next claim, taken while this one is sent, and whether its parser was asked to stage it."""
 STOP_GRACE_SECONDS = 1.0
 
 
@@ -303,18 +301,15 @@ class Inbox:
 
     def _work(self) -> None:
         stager = self._parts.new_stager()
-        ahead: Ahead | None = None  # the next file, taken (and staged) while this one is sent
+        ahead: ClaimFolder | None = None  # the next file, staged while this one is sent
         try:
             while not self._stop.is_set():
                 self.progress.idle()
-                if ahead is None:
-                    claim, staged_ahead = self._claims.take(), False
-                else:
-                    claim, staged_ahead = ahead
+                claim = ahead or self._claims.take()
                 if claim is None:
                     return
                 try:
-                    ahead = self._ingest(claim, stager, staged_ahead)
+                    ahead = self._ingest(claim, stager)
                 finally:
                     self._claims.finished()
                     self.wake()  # the scout: room for another claim
@@ -325,13 +320,13 @@ class Inbox:
             stager.close()
             self.progress.forget_thread()
 
-    def _ingest(self, claim: ClaimFolder, stager: Stager, staged_ahead: bool) -> Ahead | None:
+    def _ingest(self, claim: ClaimFolder, stager: Stager) -> ClaimFolder | None:
         """Take one file as far as it goes, trying again after trouble; returns the next claim
         if it was taken early to be staged meanwhile."""
         ahead = None
         attempt = unexpected = 0
         while not self._stop.is_set():
-            with self._ingestion(claim, stager, staged_ahead and attempt == 0) as ingestion:
+            with self._ingestion(claim, stager) as ingestion:
                 try:
                     if ingestion.prepare() is None:
                         ahead = ahead or self._stage_next_ahead(stager, ingestion.chunk_count)
@@ -355,7 +350,7 @@ class Inbox:
             attempt += 1
         return ahead
 
-    def _ingestion(self, claim: ClaimFolder, stager: Stager, staged_ahead: bool) -> Ingestion:
+    def _ingestion(self, claim: ClaimFolder, stager: Stager) -> Ingestion:
         parts = self._parts
         return Ingestion(
             claim,
@@ -370,29 +365,26 @@ class Inbox:
             self._stop,
             parts.failpoints,
             parts.redact,
-            staged_ahead,
         )
 
-    def _stage_next_ahead(self, stager: Stager, chunk_count: int) -> Ahead | None:
+    def _stage_next_ahead(self, stager: Stager, chunk_count: int) -> ClaimFolder | None:
         """Take the next claimed file now, if no other worker would start it sooner, and have
         this worker's parser stage it, and begin its journal, while the current file is sent."""
         if not scheduling.stage_ahead(self._workers, self._claims.idle, chunk_count):
             return None
         claim = self._claims.take_nowait()
-        if claim is None:
-            return None
-        if claim.has_journal() or claim.has_report():
-            return claim, False  # nothing to stage: it resumes, or it failed already
+        if claim is None or claim.has_journal() or claim.has_report():
+            return claim  # nothing to stage: it resumes, or it failed already
         if not claim.durable:
             try:
                 claim.make_durable()
             except SpoolIOError:
-                return claim, False  # its own ingestion makes it durable, or says why not
+                return claim  # its own ingestion makes it durable, or says why not
             claim = dataclasses.replace(claim, durable=True)
         parts = self._parts
         opening = Opening(self.name, iso(self._clock.now()))
         stager.stage_ahead(StageRequest(claim, parts.reader_for(claim.name), parts.limits, opening))
-        return claim, True
+        return claim
 
     def _wait_to_retry(self, attempt: int) -> bool:
         """Back off before trying a file again; True if the daemon stops meanwhile."""

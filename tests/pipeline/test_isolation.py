@@ -150,7 +150,10 @@ def test_a_file_staged_ahead_is_begun_by_the_child(stager, tmp_path):
     )
     stager.stage_ahead(ahead)
     wait_until(ahead.claim.was_sent, what="b begun by the child: its index sealed")
-    staged = stager.stage(dataclasses.replace(ahead, opening=None), lambda: None)
+    plain = dataclasses.replace(ahead, opening=None)
+    assert stager.holds(plain)  # the worker takes this answer before it looks at the folder
+    staged = stager.stage(plain, lambda: None)
+    assert not stager.holds(plain)
     assert staged.begin is not None and staged.begin.total_records == 250
     with ahead.claim.open_journal() as journal:
         assert journal.state.begin == staged.begin
