@@ -75,43 +75,57 @@ def test_a_table_is_read_a_block_at_a_time_and_refused_wherever_it_stops_being_p
     data = table(*items)
     assert len(data) > 2 * workbook._STRINGS_BLOCK
     found = plain_strings(io.BytesIO(data))
-    assert isinstance(found, StringTable)  # a large table stays compact
+    assert isinstance(found, StringTable)
     assert list(found) == parsed(tmp_path, data)
-    assert type(plain_strings(io.BytesIO(table(*items[:10])))) is list  # a small one does not
+    assert isinstance(plain_strings(io.BytesIO(table(*items[:10]))), StringTable)  # a small one too
     items[50_000] = b"<si><r><t>rich</t></r></si>"
     assert plain_strings(io.BytesIO(table(*items))) is None
 
 
 def test_the_compact_table_answers_as_a_list_of_its_strings():
-    texts = ["", "a", "Käse", "😀 螺丝", "x" * 1000]
+    texts = ["", "a", "Käse", "😀 螺丝", "x" * 1000, 'say "hi"', "back\\slash", "tab\tand\nline"]
     table = StringTable()
     for text in texts:
-        table.append(text.encode())
+        table.append(text.encode(), False)
     assert len(table) == len(texts) and list(table) == texts
     for index in (-5, -1, 0, 3, 4):
         assert table[index] == texts[index]
     assert table[1:4] == texts[1:4]
-    for index in (5, -6):
+    for index in (len(texts), -len(texts) - 1):
         with pytest.raises(IndexError):
             table[index]
 
 
+def test_the_table_gives_its_strings_as_json_text():
+    """What a row read as JSON splices in (grammar.with_strings): each string as JSON writes it,
+    whether the table was told it needs no escapes (a plain block of XlsxWriter's) or not."""
+    table = StringTable.of(["a", 'say "hi"', "tab\tx"])
+    table.append("Käse".encode(), True)
+    assert table.literals([b"3", b"1", b"0", b"2"]) == [
+        '"Käse"'.encode(),
+        b'"say \\"hi\\""',
+        b'"a"',
+        b'"tab\\tx"',
+    ]
+    with pytest.raises(IndexError):
+        table.literals([b"4"])
+
+
 def test_a_sheet_with_a_large_table_reads_as_openpyxl_reads_it(tmp_path):
-    """More strings than COMPACT_STRINGS (XlsxWriter writes each text once in the table): the
-    fast reader, looking them up in the compact table, reads what openpyxl reads."""
+    """A table of 65,545 strings (XlsxWriter writes each text once in the table; after a table
+    this large the reader gives freed memory back): the fast reader reads what openpyxl reads."""
     import xlsxwriter
 
     from ingestd.readers.excel import ExcelReader
-    from ingestd.readers.excel.workbook import COMPACT_STRINGS
     from tests.differential import outcome
 
     path = tmp_path / "large.xlsx"
     workbook = xlsxwriter.Workbook(str(path))
     sheet = workbook.add_worksheet()
     sheet.write_row(0, 0, ["sku", "name"])
-    for row in range(1, COMPACT_STRINGS + 10):
+    for row in range(1, 65_536 + 10):
         sheet.write_row(row, 0, [f"S{row}", f"Käse {row} 😀" if row % 7 else ""])
     workbook.close()
     expected = outcome(ExcelReader(), path)
-    assert isinstance(expected, list) and len(expected) == COMPACT_STRINGS + 9
+    assert isinstance(expected, list) and len(expected) == 65_536 + 9
     assert outcome(ExcelReader().fast, path) == expected

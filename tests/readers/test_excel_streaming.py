@@ -20,7 +20,7 @@ from ingestd.readers import ReadDetails
 from ingestd.readers.excel import grammar
 from ingestd.readers.excel.reference import ExcelReader
 from ingestd.readers.excel.streaming import Cells, FormulaCounter, GrammarRows, RowOrder, SheetRows
-from ingestd.readers.excel.workbook import read_workbook, shared_strings
+from ingestd.readers.excel.workbook import StringTable, read_workbook, shared_strings
 from tests import workbooks
 from tests.differential import DECLINED, REJECTED, outcome
 
@@ -323,7 +323,11 @@ def row_cell(rng: random.Random, reference: bytes) -> bytes:
         head + style + b' t="inlineStr"><is><t>' + text + b"</t></is></c>",
         head + b' t="inlineStr"><is><t xml:space="preserve">' + text + b"</t></is></c>",
         head + style + b' t="b"><v>' + usually(rng, [b"0", b"1"], [b"2"]) + b"</v></c>",
-        head + style + b' t="s"><v>' + usually(rng, [b"0", b"1", b"2"], [b"5"]) + b"</v></c>",
+        head
+        + style
+        + b' t="s"><v>'
+        + usually(rng, [b"0", b"1", b"2", b"3", b"5"], [b"6"])
+        + b"</v></c>",
         head + style + b"/>",
     ]
     odd = [
@@ -350,11 +354,11 @@ def _letters(column: int) -> bytes:
     return (_letters((column - 1) // 26) if column > 26 else b"") + bytes([65 + (column - 1) % 26])
 
 
-STRINGS = ["zero", "one & <two>", "drei"]
+STRINGS = ["zero", "one & <two>", "drei", 'say "hi"', "back\\slash", "tab\there\nline"]
 
 
 def grammar_rows(as_json: bool) -> tuple[GrammarRows, RowOrder]:
-    cells = Cells(STRINGS, dt.datetime(1899, 12, 30), frozenset({3}), frozenset())
+    cells = Cells(StringTable.of(STRINGS), dt.datetime(1899, 12, 30), frozenset({3}), frozenset())
     order = RowOrder()
     return GrammarRows(cells, order, FormulaCounter(), Counter(), as_json), order
 

@@ -10,7 +10,9 @@ attributes, rich text) simply does not match and goes to expat.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 _TEXT_CHAR = rb"[^<&\x00-\x08\x0b\x0c\x0e-\x1f\r]"
 _TEXT = _TEXT_CHAR + rb"*(?:&(?:amp|lt|gt|quot|apos);" + _TEXT_CHAR + rb"*)*"
@@ -96,7 +98,7 @@ def text(raw: bytes) -> str:
 # in such a row every `"` and `<` is markup, so each replacement meets only the markup it names.
 # Text with `"`, `\` or CR, numbers that JSON would read otherwise, date-styled numbers, formulas
 # and anything rarer are read per cell instead.
-SHARED = "~"  # marks the key of a shared-string index: "A~": 7
+SHARED = b"\x01"  # marks a shared string's index, "A":\x017, until with_strings
 DATED = "@"  # marks the key of a number in a date style: "A7@14@": 45123.5
 _JSON_TEXT_CHAR = rb'[^<&"\\\x00-\x08\x0b-\x1f]'  # tab and newline are escaped afterwards
 _JSON_TEXT = _JSON_TEXT_CHAR + rb"*+(?:&(?:amp|lt|gt|quot|apos);" + _JSON_TEXT_CHAR + rb"*+)*+"
@@ -112,7 +114,7 @@ _TYPED = (  # before '"><v>', which each of them ends with
     (b'" t="inlineStr"><is><t>', b'":"'),
     (b'" t="b"><v>1</v></c>', b'":true,'),
     (b'" t="b"><v>0</v></c>', b'":false,'),
-    (b'" t="s"><v>', SHARED.encode() + b'":'),
+    (b'" t="s"><v>', b'":' + SHARED),
     (b'" t="n"><v>', b'":'),
 )
 _UNTYPED = (
@@ -202,6 +204,23 @@ def _dated(body: bytes, style: bytes) -> bytes:
     quote follow each other): `<c r="Q7@14@"><v>`. A text's keeps its style, to be taken off."""
     key = DATED.encode() + style[len(b'" s="') : -1] + DATED.encode() + b'"'
     return body.replace(style + b">", key + b">").replace(style + b' t="n">', key + b' t="n">')
+
+
+_SHARED_INDEX = re.compile(SHARED + b"([0-9]{1,9})")
+
+
+def with_strings(text: bytes, literals: Callable[[list[bytes]], list[bytearray]]) -> bytes | None:
+    """Rows as JSON (as_json) with each shared string's index replaced by the string's JSON
+    text (StringTable.literals); None if an index has no string. No text holds the mark: XML
+    refuses the character."""
+    if SHARED not in text:
+        return text
+    pieces: list[Any] = _SHARED_INDEX.split(text)
+    try:
+        pieces[1::2] = literals(pieces[1::2])
+    except IndexError:
+        return None
+    return b"".join(pieces)
 
 
 def as_json(rows: list[bytes], escapes: bool) -> bytes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from ingestd.core import headers
@@ -39,13 +40,8 @@ def _records_under(
 ) -> Iterator[Record]:
     named = all(names)
     for index, number, row in record_rows(numbered):
-        if named and len(row) <= len(names) and _PLAIN.issuperset(map(type, row)):
-            # the common row: every column named, every value JSON already; a float that is
-            # not finite is left for orjson, which writes it as null, as _json_value would
-            record = dict(zip(names, row, strict=False))
-            if len(row) < len(names):
-                record.update(dict.fromkeys(names[len(row) :]))
-            yield record
+        if named and len(row) <= len(names):
+            yield _named_record(names, row)
             continue
         record, unnamed = _record(names, row)
         if unnamed:
@@ -61,6 +57,17 @@ def _records_under(
             named = all(names)
             record, _ = _record(names, row)
         yield record
+
+
+def _named_record(names: list[str], row: tuple[Any, ...]) -> Record:
+    """The common row's record: every column named. A float that is not finite is left for
+    orjson, which writes it as null, as _json_value would."""
+    if not _PLAIN.issuperset(map(type, row)):  # dates, times and durations as text
+        row = tuple([v if type(v) in _PLAIN else _json_value(v) for v in row])
+    record = dict(zip(names, row, strict=False))
+    if len(row) < len(names):
+        record.update(dict.fromkeys(names[len(row) :]))
+    return record
 
 
 def record_rows(
@@ -115,12 +122,7 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dt.datetime):
-        value, millis = _whole_seconds(value)
-        if millis:
-            return f"{value.isoformat(timespec='seconds')}.{millis:03d}"
-        if value.time() == dt.time(0):
-            return value.date().isoformat()
-        return value.isoformat(timespec="seconds")
+        return _moment(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dt.time):
@@ -134,6 +136,16 @@ def _json_value(value: Any) -> Any:
         text = f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
         return f"{text}.{millis:03d}" if millis else text
     return str(value)
+
+
+@lru_cache(maxsize=4096)  # a sheet's dates repeat
+def _moment(value: dt.datetime) -> str:
+    value, millis = _whole_seconds(value)
+    if millis:
+        return f"{value.isoformat(timespec='seconds')}.{millis:03d}"
+    if value.time() == dt.time(0):
+        return value.date().isoformat()
+    return value.isoformat(timespec="seconds")
 
 
 def _whole_seconds(value: dt.datetime) -> tuple[dt.datetime, int]:

@@ -25,7 +25,7 @@ import datetime as dt
 import re
 import xml.parsers.expat
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from functools import cache
 from typing import Any, NamedTuple, Protocol
 
@@ -43,6 +43,7 @@ _WORKSHEET, _SHEET_DATA, _ROW, _CELL, _VALUE, _INLINE, _TEXT, _RUN, _PHONETIC = 
 _BLOCK = 1 << 16
 _MAX_ROW_BYTES = 16 << 20
 _SHEET_DATA_TAG = b"<sheetData>"
+_DATES_REMEMBERED = 4096
 _NO_ROW = re.compile(b"(?!)")
 Row = tuple[Any, ...]
 
@@ -59,7 +60,7 @@ class SheetRows:
 
     def __init__(
         self,
-        strings: Sequence[str],
+        strings: StringTable,
         epoch: dt.datetime,
         date_styles: frozenset[int],
         duration_styles: frozenset[int],
@@ -152,6 +153,18 @@ class SheetRows:
         self._keep(data, len(data))
 
 
+def _loads(text: bytes | None) -> list[dict[str, Any]] | None:
+    """Rows as JSON, or None to read them cell by cell: those tell which is wrong and how
+    (invalid UTF-8, say, or a shared string the table does not have)."""
+    if text is None:
+        return None
+    try:
+        rows: list[dict[str, Any]] = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return rows
+
+
 class RowOrder:
     """Rows in the order openpyxl gives them: a gap in the numbering padded with empty rows, a
     row numbered at or below one already given skipped."""
@@ -191,16 +204,17 @@ class Cells:
 
     def __init__(
         self,
-        strings: Sequence[str],
+        strings: StringTable,
         epoch: dt.datetime,
         date_styles: frozenset[int],
         duration_styles: frozenset[int],
     ) -> None:
         self.strings = strings
-        self.text = strings.finder() if isinstance(strings, StringTable) else strings.__getitem__
+        self.text = strings.finder()
         self.dates = date_styles
         self._epoch = epoch
         self._durations = duration_styles
+        self._dates_seen: dict[tuple[float, type, int], Any] = {}
 
     def convert(self, kind: str, style: int, value: str | None, inline: str | None) -> Any:
         if kind == "inlineStr":
@@ -221,6 +235,17 @@ class Cells:
         return value
 
     def _date(self, serial: float, style: int) -> Any:
+        """A number in a date style as openpyxl reads it, remembered: a sheet's dates repeat
+        (LibreOffice's catalog: one in each of its 200,000 rows, a few hundred different)."""
+        key = (serial, type(serial), style)
+        found = self._dates_seen.get(key)
+        if found is None:
+            found = self._date_of(serial, style)
+            if len(self._dates_seen) < _DATES_REMEMBERED:
+                self._dates_seen[key] = found
+        return found
+
+    def _date_of(self, serial: float, style: int) -> Any:
         from openpyxl.utils.datetime import from_excel
 
         try:
@@ -237,15 +262,6 @@ class Cells:
             if column in cells or type(number) not in (int, float):
                 return False
             cells[column] = self._date(number, int(style))
-        return True
-
-    def shared(self, cells: dict[str, Any]) -> bool:
-        """Look up a row read as JSON's shared-string indexes; False to read it cell by cell."""
-        for key in [key for key in cells if key[-1] == grammar.SHARED]:
-            column = key[:-1]
-            if column in cells or not 0 <= cells[key] < len(self.strings):
-                return False  # the column twice, or no such string
-            cells[column] = self.text(cells.pop(key))
         return True
 
 
@@ -329,23 +345,14 @@ class GrammarRows:
         if not plain:
             return None
         text = grammar.as_json([row.json for row in plain], escapes)
-        try:
-            rows: list[dict[str, Any]] | None = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            rows = None  # invalid UTF-8, say: the rows read cell by cell tell which and how
-        if rows is not None and (
-            len(rows) != len(plain) or sum(map(len, rows)) != text.count(b'":')
-        ):
-            rows = None  # a column twice (each key ends so, no text holds a quote)
-        shared = grammar.SHARED.encode() in text
+        keys = text.count(b'":')  # each key ends so, no text holds a quote yet
         dated = grammar.DATED.encode() in text  # or in a text: only keys are looked at
+        rows = _loads(grammar.with_strings(text, self._cells.strings.literals))
+        if rows is not None and (len(rows) != len(plain) or sum(map(len, rows)) != keys):
+            rows = None  # a column twice
         for index, row in enumerate(plain):
             cells = rows[index] if rows is not None else None
-            if (
-                cells is not None
-                and (not shared or self._cells.shared(cells))
-                and (not dated or self._cells.dated(cells))
-            ):
+            if cells is not None and (not dated or self._cells.dated(cells)):
                 width = _LETTER_COLUMNS.get(row.letters) or _letters_column(row.letters)
                 self._order.add(int(row.number), tuple(map(cells.get, _column_names(width))))
                 self._read_by["json"] += 1

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import IO, Any, overload
 
 import defusedxml.ElementTree as SafeTree
+import orjson
 
 from ingestd import heap
 from ingestd.errors import InvalidInput
@@ -77,10 +78,8 @@ def read_workbook(archive: zipfile.ZipFile) -> Workbook:
 # expression a block at a time; anything else in it (rich text, character references, a DTD)
 # by ElementTree.
 _STRINGS_BLOCK = 1 << 20
-# A table larger than this stays compact (StringTable): 15% more CPU for the sheet, a third of
-# the table's memory (bench/producers.py, XlsxWriter's 200,000 rows: 6.1 against 7.1 CPU seconds,
-# about 120 against 104 MB for all processes). Smaller ones become a list.
-COMPACT_STRINGS = 65_536
+_LARGE_TABLE = 65_536  # after reading one this large, give the freed memory back
+_PRESERVE = b' xml:space="preserve"'
 _TABLE_START = re.compile(
     rb'(?:<\?xml version="1\.0" encoding="UTF-8"(?: standalone="yes")?\?>\s*)?<sst xmlns="'
     + MAIN[1:-1].encode()
@@ -90,14 +89,14 @@ _TABLE_END = re.compile(rb"</sst>\s*")
 _PLAIN_ITEM = re.compile(rb'<si><t(?: xml:space="preserve")?>(' + grammar.TEXT + rb")</t></si>")
 
 
-def shared_strings(archive: zipfile.ZipFile) -> Sequence[str]:
+def shared_strings(archive: zipfile.ZipFile) -> StringTable:
     """The shared-string table as openpyxl reads it: each string's plain text and the text of
     its rich runs, phonetic runs left out, `_x005F_` escapes undone."""
     if "xl/sharedStrings.xml" not in archive.namelist():
-        return []
+        return StringTable()
     with archive.open("xl/sharedStrings.xml") as source:
         plain = plain_strings(source)
-    return parsed_strings(archive) if plain is None else plain
+    return StringTable.of(parsed_strings(archive)) if plain is None else plain
 
 
 def parsed_strings(archive: zipfile.ZipFile) -> list[str]:
@@ -112,36 +111,55 @@ def parsed_strings(archive: zipfile.ZipFile) -> list[str]:
 
 
 class StringTable(Sequence[str]):
-    """Shared strings kept as their UTF-8 bytes end to end, each decoded when it is looked up:
-    a large table takes a third of the memory of as many str objects (400,000 strings of a
-    200,000-row catalog: about 15 MB instead of 50)."""
+    """Shared strings kept end to end as the JSON text of each (a quoted literal, escaped as
+    JSON escapes it), decoded when one is looked up: 400,000 strings of a 200,000-row catalog
+    take about 15 MB instead of 50 as str objects. A row read as JSON takes its strings' text
+    as it stands (literals), so that orjson makes the str objects, not Python."""
 
     def __init__(self) -> None:
         self._blob = bytearray()
-        self._ends = array("I")  # a table beyond 4 GB overflows: the reference reader reads it
+        self._ends = array("I", [0])  # beyond 4 GB it overflows: the reference reader reads it
 
-    def append(self, text: bytes) -> None:
-        self._blob += text
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> StringTable:
+        table = cls()
+        for text in texts:
+            table.append(text.encode(), False)
+        return table
+
+    def append(self, text: bytes, plain: bool, /) -> None:
+        """A string's UTF-8 text; `plain` if it holds nothing JSON would escape."""
+        if plain:
+            self._blob += b'"' + text + b'"'
+        else:
+            self._blob += orjson.dumps(text.decode())
         self._ends.append(len(self._blob))
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return len(self._ends) - 1
 
     def finder(self) -> Callable[[int], str]:
-        """Look a string up by its index, as a list would (-1 the last), a third of the time
-        __getitem__ takes: what the sheet reader calls for every cell of text. It slices the
-        table's own bytearray (as fast as slicing bytes): a copy as bytes had kept the table
-        twice for the whole sheet, 10 MB more for XlsxWriter's 200,000 rows."""
-        blob, ends, count = self._blob, self._ends, len(self._ends)
+        """Look a string up by its index, as a list would (-1 the last), faster than
+        __getitem__: what the sheet reader calls for a cell of text it reads alone. It slices
+        the table's own bytearray: a copy as bytes had kept the table twice for the whole
+        sheet, 10 MB more for XlsxWriter's 200,000 rows."""
+        blob, ends, count, loads = self._blob, self._ends, len(self), orjson.loads
 
         def find(index: int) -> str:
             if index < 0:
                 index += count
                 if index < 0:
                     raise IndexError(index)
-            return blob[ends[index - 1] if index else 0 : ends[index]].decode()
+            text: str = loads(blob[ends[index] : ends[index + 1]])
+            return text
 
         return find
+
+    def literals(self, indexes: list[bytes]) -> list[bytearray]:
+        """The JSON text of the strings at these indexes (decimal digits); IndexError if the
+        table has no such string."""
+        blob, ends = self._blob, self._ends
+        return [blob[ends[index] : ends[index + 1]] for index in map(int, indexes)]
 
     @overload
     def __getitem__(self, index: int) -> str: ...
@@ -154,7 +172,7 @@ class StringTable(Sequence[str]):
         return find(index)
 
 
-def plain_strings(source: IO[bytes]) -> Sequence[str] | None:
+def plain_strings(source: IO[bytes]) -> StringTable | None:
     """The table's strings if it is only plain items (`<si><t>text</t></si>`), read a block
     at a time; else None."""
     pending = source.read(_STRINGS_BLOCK)
@@ -180,9 +198,8 @@ def plain_strings(source: IO[bytes]) -> Sequence[str] | None:
         or not _plain_items(pending[:end], strings)
     ):
         return None
-    if len(strings) <= COMPACT_STRINGS:
-        return list(strings)
-    heap.give_back_freed_memory()  # what reading the table left behind, before the sheet
+    if len(strings) > _LARGE_TABLE:
+        heap.give_back_freed_memory()  # what reading the table left behind, before the sheet
     return strings
 
 
@@ -196,7 +213,7 @@ def _plain_items(items: bytes, strings: StringTable) -> bool:
         items.decode()  # what is looked up later must decode
     except UnicodeDecodeError:
         return False
-    at = 0
+    at, escapes = 0, _json_escapes(items.replace(_PRESERVE, b""))
     for item in _PLAIN_ITEM.finditer(items):
         if item.start() != at:
             return False  # something between the items the pattern does not read
@@ -204,8 +221,14 @@ def _plain_items(items: bytes, strings: StringTable) -> bool:
         raw = item[1]
         if b"&" in raw or b"x005F_" in raw:
             raw = grammar.text(raw).replace("x005F_", "").encode()
-        strings.append(raw)
+        strings.append(raw, not escapes or not _json_escapes(raw))
     return at == len(items)
+
+
+def _json_escapes(text: bytes) -> bool:
+    """Whether JSON writes a plain item's text otherwise than as it stands (XML has refused the
+    other control characters), or it holds what decodes to a quote."""
+    return b'"' in text or b"\\" in text or b"\t" in text or b"\n" in text or b"&quot;" in text
 
 
 def _content(item: Any) -> str:
