@@ -141,23 +141,21 @@ def json_row(date_styles: frozenset[int]) -> re.Pattern[bytes]:
     date afterwards, unless style 0 is a date style (then so is every number without a style):
     such a number is read per cell. Every cell's reference has the first cell's row digits, so
     that one replace takes them all off."""
+    any_style = rb'(?: s="' + _STYLE_NUMBER + rb'")?'
+    number = rb"><v>" + _JSON_NUMBER + rb"</v></c>"
+    other = (  # after ' t="': one literal at each step, so that a branch fails at once
+        rb's"><v>[0-9]{1,9}</v></c>|b"><v>[01]</v></c>'
+        rb'|inlineStr"><is><t(?: xml:space="preserve")?>' + _JSON_TEXT + rb"</t></is></c>"
+    )
     if 0 in date_styles:
         not_date = b"".join(rb"(?!%d\")" % style for style in sorted(date_styles))
         number_style = rb'(?: s="' + not_date + _STYLE_NUMBER + rb'")'
+        value = (
+            rb"(?:" + number_style + rb'(?: t="n")?' + number
+            + rb"|" + any_style + rb'(?:/>| t="(?:' + other + rb")))"
+        )  # fmt: skip
     else:
-        number_style = rb'(?: s="' + _STYLE_NUMBER + rb'")?'
-    any_style = rb'(?: s="' + _STYLE_NUMBER + rb'")?'
-    value = (
-        rb"(?:"
-        + number_style
-        + rb'(?: t="n")?><v>'
-        + _JSON_NUMBER
-        + rb"</v></c>|"
-        + any_style
-        + rb'(?: t="inlineStr"><is><t(?: xml:space="preserve")?>'
-        + _JSON_TEXT
-        + rb'</t></is></c>| t="b"><v>[01]</v></c>| t="s"><v>[0-9]{1,9}</v></c>|/>))'
-    )
+        value = any_style + rb"(?:" + number + rb'|/>| t="(?:n"' + number + rb"|" + other + rb"))"
     return re.compile(
         rb'<c r="[A-Z]{1,3}([1-9][0-9]{0,6})"' + value + rb'(?:<c r="[A-Z]{1,3}\1"' + value + b")*"
     )
@@ -228,7 +226,9 @@ def as_json(rows: list[bytes], escapes: bool) -> bytes:
     They are joined by "<", which no such row holds but in its markup, which goes first."""
     text = b"<".join(rows) + b"<"
     if b' s="' in text:
-        text = _STYLE.sub(b"", text)
+        text = text.replace(b' s="0"', b"")  # the default style: one pass in C, not a match
+        if b' s="' in text:
+            text = _STYLE.sub(b"", text)
     text = text.replace(*_INLINE_TEXT).replace(*_INLINE_END)  # first: they shrink it most
     if b' t="' in text:
         for markup, json in _TYPED:
