@@ -91,18 +91,18 @@ _BETWEEN = orjson.Fragment(b"\x00")
 
 
 def canonical_lines(values: list[Any]) -> list[bytes]:
-    """Each value's canonical form, from one serialization of the whole list: the lines are
-    exactly as long as their bytes, where one call per value left each holding more memory
-    until freed. orjson writes every control character inside a string as an escape, so a raw
-    NUL in its output can only be the marker placed between the values."""
+    """Each value's canonical form (canonical()), from one serialization of the whole list:
+    the lines are exactly as long as their bytes, where one call per value left each holding
+    more memory until freed. orjson writes every control character inside a string as an
+    escape, so a raw NUL in its output can only be the marker placed between the values."""
     if not values:
         return []
     spaced: list[Any] = [_BETWEEN] * (2 * len(values) - 1)
     spaced[::2] = values
     try:
-        marked = orjson.dumps(spaced, option=orjson.OPT_SORT_KEYS)
+        marked = orjson.dumps(spaced, option=orjson.OPT_SORT_KEYS, default=as_double)
     except orjson.JSONEncodeError:  # a value nested as deep as orjson goes is one too deep here
-        return [orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in values]
+        return [canonical(v) for v in values]
     return marked[1:-1].split(b",\x00,")
 
 

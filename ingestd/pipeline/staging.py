@@ -16,7 +16,14 @@ from typing import BinaryIO, Protocol, Self
 import orjson
 
 from ingestd.core import numbers, protocol
-from ingestd.core.chunking import Chunk, ChunkLimits, ChunkPlanner, ChunkSpan, canonical
+from ingestd.core.chunking import (
+    Chunk,
+    ChunkLimits,
+    ChunkPlanner,
+    ChunkSpan,
+    canonical,
+    canonical_lines,
+)
 from ingestd.core.journal import Begin
 from ingestd.core.names import printable_name
 from ingestd.errors import InvalidInput, SpoolIOError
@@ -26,6 +33,7 @@ from ingestd.gcpause import gc_paused
 from ingestd.readers import CanonicalBatch, Declined, ReadDetails, Reader, Reread, SourceStream
 
 _CHECKPOINT_EVERY = 1024
+_SINGLES = 256
 _READINGS = 3  # a reading, one more that learned what to rename, and a spare
 
 Checkpoint = Callable[[], None]
@@ -195,19 +203,26 @@ def _read(
     planner = ChunkPlanner(limits)
     try:
         with outputs.staged() as out, outputs.index() as spans:
-            total, singles = 0, False  # a chunk holds only batches' lines until a single
-            for record in reader.records(stream, details):
-                if type(record) is CanonicalBatch:
-                    for chunk in planner.add_many(record):
-                        _write(chunk, out, spans, integers_checked=not singles)
-                    total += len(record)
-                    if checkpoint is not None:
+            singles = _Singles(planner, out, spans)
+            total = 0
+            try:
+                for record in reader.records(stream, details):
+                    if type(record) is CanonicalBatch:
+                        singles.flush()
+                        for chunk in planner.add_many(record):
+                            _write(chunk, out, spans, integers_checked=not singles.seen)
+                        total += len(record)
+                        if checkpoint is not None:
+                            checkpoint()
+                        continue
+                    singles.add(record, total)
+                    total += 1
+                    if checkpoint is not None and total % _CHECKPOINT_EVERY == 0:
                         checkpoint()
-                    continue
-                total, singles = total + 1, True
-                if checkpoint is not None and total % _CHECKPOINT_EVERY == 0:
-                    checkpoint()
-                _write(planner.add(_canonical(record, total - 1)), out, spans)
+            except (InvalidInput, Declined, Reread):
+                singles.flush()  # a bad record before where the reader stopped is told first
+                raise
+            singles.flush()
             stream.drain()
             _write(planner.finish(), out, spans)
             outputs.disk.fsync_file(out)
@@ -238,6 +253,42 @@ class _Outputs:
 
     def index(self) -> _IndexWriter:
         return _IndexWriter(self._claim.create_index(self._mode), self.disk)
+
+
+class _Singles:
+    """Records handed over one by one, serialized _SINGLES at a time by one orjson call
+    (canonical_lines; about a third less CPU than a call each), or one by one to find the
+    record that cannot be. `seen` once any came: their chunks are searched for integers beyond
+    64 bits (_write), which orjson writes up to unsigned 64 bits."""
+
+    def __init__(self, planner: ChunkPlanner, out: BinaryIO, spans: _IndexWriter) -> None:
+        self._planner = planner
+        self._out = out
+        self._spans = spans
+        self._records: list[object] = []
+        self._first = 0
+        self.seen = False
+
+    def add(self, record: object, index: int) -> None:
+        if not self._records:
+            self._first, self.seen = index, True
+        self._records.append(record)
+        if len(self._records) == _SINGLES:
+            self.flush()
+
+    def flush(self) -> None:
+        records, self._records = self._records, []
+        if records:
+            for chunk in self._planner.add_many(self._lines(records)):
+                _write(chunk, self._out, self._spans)
+
+    def _lines(self, records: list[object]) -> list[bytes]:
+        if all(type(record) is dict for record in records):
+            try:
+                return canonical_lines(records)
+            except orjson.JSONEncodeError:
+                pass  # one of them cannot be written: find which
+        return [_canonical(record, self._first + n) for n, record in enumerate(records)]
 
 
 def _write(

@@ -163,3 +163,25 @@ def test_differential_against_the_json_reader(tmp_path, seed):
     as_json = _staged(tmp_path, "f.json", b"[" + b",\n".join(records) + b"]", JsonReader())
     as_ndjson = _staged(tmp_path, "f.ndjson", b"\n".join(records) + b"\n", NdjsonReader())
     assert as_ndjson == as_json, records
+
+
+@pytest.mark.parametrize("at", [255, 256, 300, 700])
+def test_a_record_that_cannot_be_staged_is_named_wherever_it_falls_in_its_batch(tmp_path, at):
+    """Records handed over one by one are serialized a few hundred at a time by one call; a
+    record orjson cannot write (a number beyond a double) is still named exactly, at a batch's
+    edge or inside one."""
+    lines = [orjson.dumps({"sku": f"S{i}"}) for i in range(800)]
+    lines[at] = b'{"price": 1e999}'
+    error = failure(tmp_path, b"\n".join(lines) + b"\n")
+    assert "beyond the range of a double" in error.message, error.message
+    assert error.where["record_index"] == at and error.where["line"] == at + 1
+
+
+def test_a_bad_record_before_a_line_the_reader_refuses_is_the_one_told(tmp_path):
+    """The file's first problem is reported, though the record waits in a batch while the
+    reader goes on to the malformed line."""
+    lines = [orjson.dumps({"sku": f"S{i}"}) for i in range(500)]
+    lines[300], lines[310] = b'{"price": 1e999}', b'{"sku": '
+    error = failure(tmp_path, b"\n".join(lines) + b"\n")
+    assert "beyond the range of a double" in error.message, error.message
+    assert error.where["record_index"] == 300
