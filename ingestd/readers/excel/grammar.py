@@ -174,8 +174,8 @@ def json_candidate(
     dates: frozenset[int] = frozenset(),
 ) -> tuple[bytes, bytes] | None:
     """The row made ready for as_json (its references' row digits and styles taken off, but a
-    number's date style, kept on its key with the digits: "A7@14@"; as_json takes the other
-    styles off) and its last cell's column letters; None
+    number's date style, kept on its key: "A@14@"; as_json takes the other styles off) and its
+    last cell's column letters; None
     unless it matches json_row's pattern. `unusual` is what unusual() said of the block the row
     is in; `dates` are the workbook's date styles."""
     if unusual[0] and forbidden_in_text(body):
@@ -188,7 +188,7 @@ def json_candidate(
     letters = body[last : body.index(b'"', last) - len(digits)]
     for style in _date_styles(dates):
         if style in body:
-            body = _dated(body, style)
+            body = _dated(body, digits + style)
     return body.replace(digits + b'"', b'"'), letters
 
 
@@ -198,10 +198,27 @@ def _date_styles(dates: frozenset[int]) -> tuple[bytes, ...]:
 
 
 def _dated(body: bytes, style: bytes) -> bytes:
-    """A number's date style moved onto its key, between two marks (then no row digits and
-    quote follow each other): `<c r="Q7@14@"><v>`. A text's keeps its style, to be taken off."""
-    key = DATED.encode() + style[len(b'" s="') : -1] + DATED.encode() + b'"'
+    """A number's date style (after the row's digits: `7" s="14"`) moved onto its key, between
+    two marks: `<c r="Q@14@"><v>`, the same key in every row. A text's keeps its style, to be
+    taken off."""
+    style_number = style[style.index(b'" s="') + len(b'" s="') : -1]
+    key = DATED.encode() + style_number + DATED.encode() + b'"'
     return body.replace(style + b">", key + b">").replace(style + b' t="n">', key + b' t="n">')
+
+
+_DATED_KEY = re.compile(
+    rb'"([A-Z]{1,3})' + DATED.encode() + rb"([0-9]{1,6})" + DATED.encode() + b'":'
+)
+
+
+def dated_keys(text: bytes) -> list[tuple[str, str, int]]:
+    """The keys of date-styled numbers in rows as JSON (json_candidate), each with its column
+    and style: ("Q@14@", "Q", 14). No text holds a quote but escaped, so each is a key."""
+    found = set(_DATED_KEY.findall(text))
+    return [
+        (f"{column.decode()}{DATED}{style.decode()}{DATED}", column.decode(), int(style))
+        for column, style in sorted(found)
+    ]
 
 
 _SHARED_INDEX = re.compile(SHARED + b"([0-9]{1,9})")

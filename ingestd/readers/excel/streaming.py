@@ -253,15 +253,16 @@ class Cells:
         except (OverflowError, ValueError):
             return "#VALUE!"
 
-    def dated(self, cells: dict[str, Any]) -> bool:
-        """Turn a row read as JSON's date-styled numbers ("A7@14@": 45123.5) into dates; False
-        to read it cell by cell."""
-        for key in [key for key in cells if grammar.DATED in key]:
-            reference, style, _ = key.split(grammar.DATED)
-            column, number = reference.rstrip("0123456789"), cells.pop(key)
+    def dated(self, cells: dict[str, Any], keys: list[tuple[str, str, int]]) -> bool:
+        """Turn a row read as JSON's date-styled numbers ("A@14@": 45123.5) into dates, by the
+        keys its block holds (grammar.dated_keys); False to read it cell by cell."""
+        for key, column, style in keys:
+            number = cells.pop(key, None)  # such a number is never null: not in this row
+            if number is None:
+                continue
             if column in cells or type(number) not in (int, float):
                 return False
-            cells[column] = self._date(number, int(style))
+            cells[column] = self._date(number, style)
         return True
 
 
@@ -346,13 +347,13 @@ class GrammarRows:
             return None
         text = grammar.as_json([row.json for row in plain], escapes)
         keys = text.count(b'":')  # each key ends so, no text holds a quote yet
-        dated = grammar.DATED.encode() in text  # or in a text: only keys are looked at
+        dated = grammar.dated_keys(text) if grammar.DATED.encode() in text else []
         rows = _loads(grammar.with_strings(text, self._cells.strings.literals))
         if rows is not None and (len(rows) != len(plain) or sum(map(len, rows)) != keys):
             rows = None  # a column twice
         for index, row in enumerate(plain):
             cells = rows[index] if rows is not None else None
-            if cells is not None and (not dated or self._cells.dated(cells)):
+            if cells is not None and (not dated or self._cells.dated(cells, dated)):
                 width = _LETTER_COLUMNS.get(row.letters) or _letters_column(row.letters)
                 self._order.add(int(row.number), tuple(map(cells.get, _column_names(width))))
                 self._read_by["json"] += 1
