@@ -211,14 +211,28 @@ _DATED_KEY = re.compile(
 )
 
 
-def dated_keys(text: bytes) -> list[tuple[str, str, int]]:
+class DatedKeys:
     """The keys of date-styled numbers in rows as JSON (json_candidate), each with its column
-    and style: ("Q@14@", "Q", 14). No text holds a quote but escaped, so each is a key."""
-    found = set(_DATED_KEY.findall(text))
-    return [
-        (f"{column.decode()}{DATED}{style.decode()}{DATED}", column.decode(), int(style))
-        for column, style in sorted(found)
-    ]
+    and style: ("Q@14@", "Q", 14). No text holds a quote but escaped, so each is a key, and each
+    key ends so: '@":'. A block of rows holds the keys of the blocks before it, most often: a
+    count of each tells, before a search of the whole text for new ones."""
+
+    def __init__(self) -> None:
+        self._keys: list[tuple[str, str, int]] = []
+        self._counted: list[bytes] = []
+
+    def of(self, text: bytes) -> list[tuple[str, str, int]]:
+        marks = text.count(DATED.encode() + b'":')
+        if marks and sum(text.count(key) for key in self._counted) != marks:
+            found = {*self._keys, *map(_dated_key, set(_DATED_KEY.findall(text)))}
+            self._keys = sorted(found)
+            self._counted = [b'"%s":' % key.encode() for key, _, _ in self._keys]
+        return self._keys if marks else []
+
+
+def _dated_key(found: tuple[bytes, bytes]) -> tuple[str, str, int]:
+    column, style = found[0].decode(), found[1].decode()
+    return f"{column}{DATED}{style}{DATED}", column, int(style)
 
 
 _SHARED_INDEX = re.compile(SHARED + b"([0-9]{1,9})")

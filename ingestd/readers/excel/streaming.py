@@ -293,6 +293,7 @@ class GrammarRows:
         self._formulas = formulas
         self._read_by = read_by
         self.json_row = grammar.json_row(cells.dates) if as_json else _NO_ROW
+        self._dated_keys = grammar.DatedKeys()
         self._attributes: dict[bytes, bool] = {}
 
     def read(
@@ -347,7 +348,7 @@ class GrammarRows:
             return None
         text = grammar.as_json([row.json for row in plain], escapes)
         keys = text.count(b'":')  # each key ends so, no text holds a quote yet
-        dated = grammar.dated_keys(text) if grammar.DATED.encode() in text else []
+        dated = self._dated_keys.of(text)
         rows = _loads(grammar.with_strings(text, self._cells.strings.literals))
         if rows is not None and (len(rows) != len(plain) or sum(map(len, rows)) != keys):
             rows = None  # a column twice
