@@ -99,7 +99,7 @@ def text(raw: bytes) -> str:
 # Text with `"`, `\` or CR, numbers that JSON would read otherwise, date-styled numbers, formulas
 # and anything rarer are read per cell instead.
 SHARED = b"\x01"  # marks a shared string's index, "A":\x017, until with_strings
-DATED = "@"  # marks the key of a number in a date style: "A7@14@": 45123.5
+DATED = "@"  # marks the key of a number in a date style: "A@14@": 45123.5
 _JSON_TEXT_CHAR = rb'[^<&"\\\x00-\x08\x0b-\x1f]'  # tab and newline are escaped afterwards
 _JSON_TEXT = _JSON_TEXT_CHAR + rb"*+(?:&(?:amp|lt|gt|quot|apos);" + _JSON_TEXT_CHAR + rb"*+)*+"
 _JSON_NUMBER = rb"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,17})?(?:[eE][-+]?[0-9]{1,2})?"
