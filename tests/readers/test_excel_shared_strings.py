@@ -112,8 +112,8 @@ def test_the_table_gives_its_strings_as_json_text():
 
 
 def test_a_sheet_with_a_large_table_reads_as_openpyxl_reads_it(tmp_path):
-    """A table of 65,545 strings (XlsxWriter writes each text once in the table; after a table
-    this large the reader gives freed memory back): the fast reader reads what openpyxl reads."""
+    """A table of 65,545 strings, more than one block of its XML (XlsxWriter writes each text
+    once in the table): the fast reader reads what openpyxl reads."""
     import xlsxwriter
 
     from ingestd.readers.excel import ExcelReader

@@ -78,7 +78,6 @@ def read_workbook(archive: zipfile.ZipFile) -> Workbook:
 # expression a block at a time; anything else in it (rich text, character references, a DTD)
 # by ElementTree.
 _STRINGS_BLOCK = 1 << 20
-_LARGE_TABLE = 65_536  # after reading one this large, give the freed memory back
 _PRESERVE = b' xml:space="preserve"'
 _TABLE_START = re.compile(
     rb'(?:<\?xml version="1\.0" encoding="UTF-8"(?: standalone="yes")?\?>\s*)?<sst xmlns="'
@@ -199,8 +198,7 @@ def plain_strings(source: IO[bytes]) -> StringTable | None:
         or not _plain_items(pending[:end], strings)
     ):
         return None
-    if len(strings) > _LARGE_TABLE:
-        heap.give_back_freed_memory()  # what reading the table left behind, before the sheet
+    heap.give_back_freed_memory()  # the last block's, before the sheet
     return strings
 
 
