@@ -10,6 +10,7 @@ from ingestd.core.chunking import ChunkLimits, ChunkSpan, checksum, records_arra
 from ingestd.errors import InvalidInput
 from ingestd.fs.claim import ClaimFolder
 from ingestd.pipeline.staging import Opening, StageRequest, begin_of, stage
+from ingestd.readers import CanonicalBatch
 from ingestd.readers.json.reference import JsonReader
 
 LIMITS = ChunkLimits(records=3, bytes=1 << 20)
@@ -189,3 +190,33 @@ def test_a_request_with_an_opening_also_begins_the_ingestion(tmp_path):
     with claim.open_journal() as journal:
         assert journal.state.begin == begun.begin and journal.state.next_chunk == 0
     assert claim.was_sent() and not (tmp_path / "in.json.index").exists()
+
+
+class _Mixed:
+    """A reader that hands over one record alone, then a batch already canonical: the first
+    chunk holds both, and closes while the batch is cut."""
+
+    file_type = "json"
+    fast = None
+
+    def __init__(self, single: dict) -> None:
+        self._single = single
+
+    def records(self, stream, details):
+        yield self._single
+        yield CanonicalBatch([b'{"b":%d}' % n for n in range(4)])
+
+    def where(self, fd, index):
+        return {"record_index": index}
+
+
+def test_a_chunk_mixing_a_lone_record_and_a_batch_is_searched_for_long_integers(tmp_path):
+    """A batch's lines are taken as they are (CanonicalBatch), but a chunk that also holds a
+    record handed over alone is searched: orjson writes up to unsigned 64 bits, the protocol
+    takes signed 64."""
+    (tmp_path / "in.json").write_bytes(b"[]")
+    claim = ClaimFolder(tmp_path, "in.json")
+    staged = stage(StageRequest(claim, _Mixed({"a": (1 << 63) - 1}), LIMITS))
+    assert staged.total_records == 5 and staged.chunk_count == 2
+    with pytest.raises(InvalidInput, match="record 0: the number 9223372036854775808"):
+        stage(StageRequest(claim, _Mixed({"a": 1 << 63}), LIMITS))

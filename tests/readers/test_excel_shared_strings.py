@@ -28,7 +28,7 @@ def parsed(tmp_path: Path, data: bytes) -> list[str]:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("xl/sharedStrings.xml", data)
     with zipfile.ZipFile(path) as archive:
-        return parsed_strings(archive)
+        return list(parsed_strings(archive))
 
 
 PLAIN = [

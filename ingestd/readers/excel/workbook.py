@@ -14,7 +14,7 @@ import posixpath
 import re
 import zipfile
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, overload
 
@@ -95,18 +95,21 @@ def shared_strings(archive: zipfile.ZipFile) -> StringTable:
         return StringTable()
     with archive.open("xl/sharedStrings.xml") as source:
         plain = plain_strings(source)
-    return StringTable.of(parsed_strings(archive)) if plain is None else plain
+    return parsed_strings(archive) if plain is None else plain
 
 
-def parsed_strings(archive: zipfile.ZipFile) -> list[str]:
-    """The shared-string table parsed by ElementTree, whatever it holds."""
-    strings: list[str] = []
+def parsed_strings(archive: zipfile.ZipFile) -> StringTable:
+    """The shared-string table parsed by ElementTree, whatever it holds; each string goes into
+    the compact table as it is read (a list of them all had held 50 MB for 400,000)."""
     with archive.open("xl/sharedStrings.xml") as source:
-        for _, node in SafeTree.iterparse(source):
-            if node.tag == f"{MAIN}si":
-                strings.append(_content(node).replace("x005F_", ""))
-                node.clear()
-    return strings
+        return StringTable.of(_parsed_texts(source))
+
+
+def _parsed_texts(source: IO[bytes]) -> Iterator[str]:
+    for _, node in SafeTree.iterparse(source):
+        if node.tag == f"{MAIN}si":
+            yield _content(node).replace("x005F_", "")
+            node.clear()
 
 
 class StringTable(Sequence[str]):
@@ -120,7 +123,7 @@ class StringTable(Sequence[str]):
         self._ends = array("I", [0])  # beyond 4 GB it overflows: the reference reader reads it
 
     @classmethod
-    def of(cls, texts: Sequence[str]) -> StringTable:
+    def of(cls, texts: Iterable[str]) -> StringTable:
         table = cls()
         for text in texts:
             table.append(text.encode(), False)
