@@ -102,7 +102,7 @@ SHARED = b"\x01"  # marks a shared string's index, "A":\x017, until with_strings
 DATED = "@"  # marks the key of a number in a date style: "A@14@": 45123.5
 _JSON_TEXT_CHAR = rb'[^<&"\\\x00-\x08\x0b-\x1f]'  # tab and newline are escaped afterwards
 _JSON_TEXT = _JSON_TEXT_CHAR + rb"*+(?:&(?:amp|lt|gt|quot|apos);" + _JSON_TEXT_CHAR + rb"*+)*+"
-_JSON_NUMBER = rb"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,17})?(?:[eE][-+]?[0-9]{1,2})?"
+_JSON_NUMBER = rb"-?(?:0|[1-9][0-9]{0,14}+)(?:\.[0-9]{1,17}+)?(?:[eE][-+]?[0-9]{1,2}+)?"
 _STYLE_NUMBER = rb"(?:0|[1-9][0-9]{0,5})"
 # Styles are taken off a block of rows at once (as_json); a number's date style was moved onto
 # its key before (json_candidate). No candidate's text holds a quote, so this is markup; the
@@ -144,7 +144,7 @@ def json_row(date_styles: frozenset[int]) -> re.Pattern[bytes]:
     any_style = rb'(?: s="' + _STYLE_NUMBER + rb'")?'
     number = rb"><v>" + _JSON_NUMBER + rb"</v></c>"
     other = (  # after ' t="': one literal at each step, so that a branch fails at once
-        rb's"><v>[0-9]{1,9}</v></c>|b"><v>[01]</v></c>'
+        rb's"><v>[0-9]{1,9}+</v></c>|b"><v>[01]</v></c>'
         rb'|inlineStr"><is><t(?: xml:space="preserve")?>' + _JSON_TEXT + rb"</t></is></c>"
     )
     if 0 in date_styles:
@@ -156,9 +156,9 @@ def json_row(date_styles: frozenset[int]) -> re.Pattern[bytes]:
         )  # fmt: skip
     else:
         value = any_style + rb"(?:" + number + rb'|/>| t="(?:n"' + number + rb"|" + other + rb"))"
-    return re.compile(
-        rb'<c r="[A-Z]{1,3}([1-9][0-9]{0,6})"' + value + rb'(?:<c r="[A-Z]{1,3}\1"' + value + b")*"
-    )
+    # A cell cannot end anywhere else, so none is tried again (atomic group, possessive counts).
+    first = rb'<c r="[A-Z]{1,3}([1-9][0-9]{0,6}+)"' + value
+    return re.compile(first + rb'(?><c r="[A-Z]{1,3}\1"' + value + b")*+")
 
 
 def unusual(data: bytes) -> tuple[bool, bool]:
