@@ -27,7 +27,7 @@ import xml.parsers.expat
 from collections import Counter
 from collections.abc import Iterator
 from functools import cache
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -266,14 +266,9 @@ class Cells:
         return True
 
 
-class _PlainRow(NamedTuple):
-    """A row that json_candidate accepted, waiting to be read as JSON with its neighbours."""
-
-    start: int
-    number: bytes
-    body: bytes
-    json: bytes
-    letters: bytes
+# A row that json_candidate accepted, waiting to be read as JSON with its neighbours: where it
+# starts, its number, its body, its JSON and its last cell's letters (a tuple: made per row).
+_PlainRow = tuple[int, bytes, bytes, bytes, bytes]
 
 
 class GrammarRows:
@@ -307,10 +302,10 @@ class GrammarRows:
             if empty:
                 body, end = b"", row.end()
             else:
-                close = data.find(b"</row>", row.end())
+                close = data.find(b"</row>", start := row.end())
                 if close < 0:
                     break  # the rest of the row is still to come
-                body, end = data[row.end() : close], close + len(b"</row>")
+                body, end = data[start:close], close + len(b"</row>")
             plain_row = not attributes or self._plain_attributes(attributes, prefixes)
             found = (
                 grammar.json_candidate(body, self.json_row, unusual, self._cells.dates)
@@ -318,7 +313,7 @@ class GrammarRows:
                 else None
             )
             if found is not None:
-                plain.append(_PlainRow(position, number, body, *found))
+                plain.append((position, number, body, *found))
                 position = end
                 continue
             handed_over = self._read_as_json(plain, unusual[1])
@@ -346,20 +341,23 @@ class GrammarRows:
         so is read cell by cell; returns where expat must take over, if it must."""
         if not plain:
             return None
-        text = grammar.as_json([row.json for row in plain], escapes)
+        text = grammar.as_json([row[3] for row in plain], escapes)
         keys = text.count(b'":')  # each key ends so, no text holds a quote yet
         dated = self._dated_keys.of(text)
         rows = _loads(grammar.with_strings(text, self._cells.strings.literals))
         if rows is not None and (len(rows) != len(plain) or sum(map(len, rows)) != keys):
             rows = None  # a column twice
-        for index, row in enumerate(plain):
+        add, width_of, as_json = self._order.add, _LETTER_COLUMNS.get, 0
+        for index, (start, number, body, _, letters) in enumerate(plain):
             cells = rows[index] if rows is not None else None
             if cells is not None and (not dated or self._cells.dated(cells, dated)):
-                width = _LETTER_COLUMNS.get(row.letters) or _letters_column(row.letters)
-                self._order.add(int(row.number), tuple(map(cells.get, _column_names(width))))
-                self._read_by["json"] += 1
-            elif not self._read_cells(row.number, row.body):
-                return row.start
+                width = width_of(letters) or _letters_column(letters)
+                add(int(number), tuple(map(cells.get, _column_names(width))))
+                as_json += 1
+            elif not self._read_cells(number, body):
+                self._read_by["json"] += as_json
+                return start
+        self._read_by["json"] += as_json
         return None
 
     def _read_cells(self, number: bytes, body: bytes) -> bool:
