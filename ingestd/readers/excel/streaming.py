@@ -347,17 +347,17 @@ class GrammarRows:
         rows = _loads(grammar.with_strings(text, self._cells.strings.literals))
         if rows is not None and (len(rows) != len(plain) or sum(map(len, rows)) != keys):
             rows = None  # a column twice
-        add, width_of, as_json = self._order.add, _LETTER_COLUMNS.get, 0
+        add, width_of, read = self._order.add, _LETTER_COLUMNS.get, 0
         for index, (start, number, body, _, letters) in enumerate(plain):
             cells = rows[index] if rows is not None else None
             if cells is not None and (not dated or self._cells.dated(cells, dated)):
                 width = width_of(letters) or _letters_column(letters)
                 add(int(number), tuple(map(cells.get, _column_names(width))))
-                as_json += 1
+                read += 1
             elif not self._read_cells(number, body):
-                self._read_by["json"] += as_json
+                self._read_by["json"] += read
                 return start
-        self._read_by["json"] += as_json
+        self._read_by["json"] += read
         return None
 
     def _read_cells(self, number: bytes, body: bytes) -> bool:
