@@ -82,6 +82,52 @@ def test_a_table_is_read_a_block_at_a_time_and_refused_wherever_it_stops_being_p
     assert plain_strings(io.BytesIO(table(*items))) is None
 
 
+SIMPLE = [b"sku", b"", b"K\xc3\xa4se > Brot", b"\xf0\x9f\x98\x80", b" padded ", b"x" * 300]
+
+
+def simple_items(count: int) -> list[bytes]:
+    """Items whose text needs nothing done to it, with xml:space="preserve" or without."""
+    t = (b"<t>", b'<t xml:space="preserve">')
+    return [b"<si>%s%s %d</t></si>" % (t[n % 2], SIMPLE[n % 6], n) for n in range(count)]
+
+
+def test_a_block_of_texts_as_they_stand_is_cut_by_c_loops_and_reads_as_elementtree(tmp_path):
+    """Items needing nothing done, over several blocks and many pieces of each."""
+    import ingestd.readers.excel.workbook as workbook
+
+    data = table(*simple_items(90_000), b"<si><t></t></si>")
+    assert len(data) > 2 * workbook._STRINGS_BLOCK
+    found = plain_strings(io.BytesIO(data))
+    assert found is not None and list(found) == parsed(tmp_path, data)
+    items = b"".join(simple_items(40_000))
+    appended = StringTable()
+    assert workbook._as_they_stand(items, appended) and len(appended) == 40_000
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b"<si><t>a &amp; b</t></si>",
+        b"<si><t>_x005F_x000D_</t></si>",
+        b"<si><t>cr\rhere</t></si>",
+        b"<si><t>\x01</t></si>",
+        b"<si><t/></si>",
+        b"<si><r><t>rich</t></r></si>",
+        b"<si><t>a</t></si>\n",
+        b"<!-- c --><si><t>a</t></si>",
+        b'<si xml:space="preserve"><t>a</t></si>',
+    ],
+)
+def test_a_block_with_anything_else_is_not_cut_so_and_nothing_is_appended(odd):
+    """All or nothing: the block is read item by item (or the table by ElementTree) instead."""
+    import ingestd.readers.excel.workbook as workbook
+
+    items = simple_items(3000)
+    appended = StringTable()
+    assert not workbook._as_they_stand(b"".join([*items[:2000], odd, *items[2000:]]), appended)
+    assert len(appended) == 0
+
+
 def test_the_compact_table_answers_as_a_list_of_its_strings():
     texts = ["", "a", "Käse", "😀 螺丝", "x" * 1000, 'say "hi"', "back\\slash", "tab\tand\nline"]
     table = StringTable()
