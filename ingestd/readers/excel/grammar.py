@@ -173,11 +173,10 @@ def json_candidate(
     unusual: tuple[bool, bool],
     dates: frozenset[int] = frozenset(),
 ) -> tuple[bytes, bytes] | None:
-    """The row made ready for as_json (its references' row digits and styles taken off, but a
-    number's date style, kept on its key: "A@14@"; as_json takes the other styles off) and its
-    last cell's column letters; None
-    unless it matches json_row's pattern. `unusual` is what unusual() said of the block the row
-    is in; `dates` are the workbook's date styles."""
+    """The row made ready for as_json (its references' row digits taken off, a number's date
+    style moved onto its key: "A@14@"; as_json takes the other styles off) and its last cell's
+    column letters; None unless it matches json_row's pattern. `unusual` is what unusual() said
+    of the block the row is in; `dates` are the workbook's date styles."""
     if unusual[0] and forbidden_in_text(body):
         return None
     match = pattern.fullmatch(body)

@@ -255,7 +255,7 @@ class Cells:
 
     def dated(self, cells: dict[str, Any], keys: list[tuple[str, str, int]]) -> bool:
         """Turn a row read as JSON's date-styled numbers ("A@14@": 45123.5) into dates, by the
-        keys its block holds (grammar.dated_keys); False to read it cell by cell."""
+        keys its block holds (grammar.DatedKeys); False to read it cell by cell."""
         for key, column, style in keys:
             number = cells.pop(key, None)  # such a number is never null: not in this row
             if number is None:
