@@ -17,7 +17,9 @@ from ingestd.readers.base import ReadDetails
 
 COLUMNS_WITH_VALUES = "columns_with_values"
 
-Rows = Iterator[tuple[int, Sequence[Any]]]  # (row or line number, the row's values)
+Rows = Iterator[tuple[int, Sequence[Any] | dict[str, Any]]]
+"""(row or line number, the row's values), or its record where the row source made it (Excel's
+fast reader, once the names are known: streaming.SheetRows.name_records)."""
 
 
 class Naming:
@@ -51,7 +53,8 @@ class Naming:
         self._known.update(columns)
         if index > 0:
             for _, row in rest:
-                self._known.update(c for c, v in enumerate(row) if not empty(v))
+                cells = row.values() if type(row) is dict else row  # a record: its cells in order
+                self._known.update(c for c, v in enumerate(cells) if not empty(v))
             self._known.difference_update(i for i, name in enumerate(self._header) if name)
             self._details.hints[COLUMNS_WITH_VALUES] = sorted(self._known)
             raise Reread(f"columns with values under an empty header: {sorted(self._known)}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -15,31 +15,42 @@ from ingestd.errors import InvalidInput
 from ingestd.readers import Record
 from ingestd.readers.tabular import Naming, empty
 
+NameRecords = Callable[[list[str], Callable[[Any], Any]], None]
+"""How a row source is told the field names, to give rows as their records from then on
+(streaming.SheetRows.name_records): a dict among the rows is a record already."""
+
 
 def rows_to_records(
-    rows: Iterator[tuple[Any, ...]],
+    rows: Iterator[tuple[Any, ...] | Record],
     header_row: int,
     sheet: str,
     naming: Naming,
+    name_records: NameRecords | None = None,
 ) -> Iterator[Record]:
     numbered = enumerate(rows, start=1)
     for number, row in numbered:
         if number == header_row:
             header = _header(row, number, sheet)
             names = naming.start(header, f"of sheet {sheet!r}", sheet=sheet, row=number)
-            yield from _records_under(names, numbered, sheet, naming)
+            yield from _records_under(names, numbered, sheet, naming, name_records)
             return
     raise InvalidInput(f"sheet {sheet!r} has no header row {header_row}: it is empty", sheet=sheet)
 
 
 def _records_under(
     names: list[str],
-    numbered: Iterator[tuple[int, tuple[Any, ...]]],
+    numbered: Iterator[tuple[int, Any]],
     sheet: str,
     naming: Naming,
+    name_records: NameRecords | None,
 ) -> Iterator[Record]:
     named = all(names)
     for index, number, row in record_rows(numbered):
+        if type(row) is dict:  # the row source's record of the row, under these names
+            yield row
+            continue
+        if index == 1 and named and name_records is not None:
+            name_records(names, _json_value)  # past the first record, names no longer change
         if named and len(row) <= len(names):
             yield _named_record(names, row)
             continue
@@ -71,12 +82,12 @@ def _named_record(names: list[str], row: tuple[Any, ...]) -> Record:
 
 
 def record_rows(
-    numbered: Iterator[tuple[int, tuple[Any, ...]]],
-) -> Iterator[tuple[int, int, tuple[Any, ...]]]:
+    numbered: Iterator[tuple[int, Any]],
+) -> Iterator[tuple[int, int, Any]]:
     """The rows that are records (not blank), each with its record index and row number."""
     index = 0
     for number, row in numbered:
-        if not _BLANK.issuperset(row):
+        if type(row) is dict or not _BLANK.issuperset(row):
             yield index, number, row
             index += 1
 
@@ -85,8 +96,9 @@ _BLANK = frozenset({None, ""})
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
-def _header(row: tuple[Any, ...], number: int, sheet: str) -> list[str]:
-    names = ["" if empty(v) else _text(v).strip() for v in row]
+def _header(row: tuple[Any, ...] | Record, number: int, sheet: str) -> list[str]:
+    cells = row.values() if isinstance(row, dict) else row  # no row source names it so early
+    names = ["" if empty(v) else _text(v).strip() for v in cells]
     if not any(names):
         raise InvalidInput(
             f"header row {number} of sheet {sheet!r} is empty", sheet=sheet, row=number

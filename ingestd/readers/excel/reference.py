@@ -25,7 +25,7 @@ from ingestd.readers import (
     SourceStream,
 )
 from ingestd.readers.excel.records import record_rows, rows_to_records
-from ingestd.readers.excel.streaming import FormulaCounter, SheetRows
+from ingestd.readers.excel.streaming import SHEET_BLOCK, FormulaCounter, SheetRows
 from ingestd.readers.excel.workbook import read_workbook, shared_strings
 from ingestd.readers.excel.workbook_zip import SAVE_AS_XLSX, open_workbook_zip
 from ingestd.readers.tabular import Naming
@@ -41,13 +41,19 @@ class ExcelReader:
         header_row: int = 1,
         streaming: bool = False,
         header_conflicts: str = headers.FAIL,
+        sheet_block: int = SHEET_BLOCK,
     ) -> None:
+        """`sheet_block`: the bytes of the sheet the fast reader reads at a time (tests make
+        it small, so that rows of a small sheet arrive in blocks of their own)."""
         self._sheet = sheet
         self._header_row = header_row
         self._streaming = streaming
         self._conflicts = header_conflicts
+        self._sheet_block = sheet_block
         self.fast: Reader | None = (
-            None if streaming else ExcelReader(sheet, header_row, True, header_conflicts)
+            None
+            if streaming
+            else ExcelReader(sheet, header_row, True, header_conflicts, sheet_block)
         )
 
     def records(self, stream: SourceStream, details: ReadDetails) -> Iterator[Record]:
@@ -96,9 +102,12 @@ class ExcelReader:
             workbook.epoch,
             workbook.date_styles,
             workbook.duration_styles,
+            self._sheet_block,
         )
         with archive.open(sheet.member) as source:
-            yield from rows_to_records(rows.rows(source), self._header_row, sheet.title, naming)
+            yield from rows_to_records(
+                rows.rows(source), self._header_row, sheet.title, naming, rows.name_records
+            )
         return rows.formulas.missing
 
     def where(self, fd: int, index: int) -> dict[str, Any]:

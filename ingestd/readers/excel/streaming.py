@@ -17,6 +17,10 @@ tests/readers/test_excel_streaming.py holds them equal, on generated workbooks a
     _ExpatRows    expat's handlers: one cell at a time
     Cells        a cell's text to its value, by openpyxl's rules
     RowOrder     rows given in openpyxl's order, padded and deduplicated as it does
+
+Once the records layer knows the sheet's field names (name_records), a row read as JSON is given
+as its record instead, a dict (records.py would make the same from its row): one layer of work
+per row less, on the path most rows take.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import datetime as dt
 import re
 import xml.parsers.expat
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any, Protocol
 
@@ -40,12 +44,13 @@ _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _WORKSHEET, _SHEET_DATA, _ROW, _CELL, _VALUE, _INLINE, _TEXT, _RUN, _PHONETIC = (
     f"{_MAIN} {tag}" for tag in ("worksheet", "sheetData", "row", "c", "v", "is", "t", "r", "rPh")
 )
-_BLOCK = 1 << 16
+SHEET_BLOCK = 1 << 16
 _MAX_ROW_BYTES = 16 << 20
 _SHEET_DATA_TAG = b"<sheetData>"
 _DATES_REMEMBERED = 4096
 _NO_ROW = re.compile(b"(?!)")
 Row = tuple[Any, ...]
+Named = dict[str, Any]  # a row's record, once the records layer has named the columns
 
 
 class Source(Protocol):
@@ -56,7 +61,7 @@ class Source(Protocol):
 
 class SheetRows:
     """A sheet's rows from its bytes, a block at a time. `read_by` counts the rows each way
-    read (json, cells, expat), for tests and benchmarks."""
+    read (json, cells, expat; "json as records" of the json ones), for tests and benchmarks."""
 
     def __init__(
         self,
@@ -64,23 +69,31 @@ class SheetRows:
         epoch: dt.datetime,
         date_styles: frozenset[int],
         duration_styles: frozenset[int],
+        block: int = SHEET_BLOCK,
     ) -> None:
+        """`block`: how many bytes of the sheet are read at a time (tests make it small)."""
         self.read_by: Counter[str] = Counter()
+        self._block = block
         self.formulas = FormulaCounter()
         self._order = RowOrder()
         cells = Cells(strings, epoch, date_styles, duration_styles)
         self._expat = _ExpatRows(cells, self._order, self.formulas, self.read_by)
         self._grammar = GrammarRows(cells, self._order, self.formulas, self.read_by)
         self._pending = b""
-        self._offset = 0  # in the sheet, of the first pending byte
         self._step = self._head
 
-    def rows(self, source: Source) -> Iterator[Row]:
-        while block := source.read(_BLOCK):
+    def rows(self, source: Source) -> Iterator[Row | Named]:
+        while block := source.read(self._block):
             yield from self.feed(block)
         yield from self.finish()
 
-    def feed(self, block: bytes) -> list[Row]:
+    def name_records(self, names: list[str], as_json: Callable[[Any], Any]) -> None:
+        """From the next block on, give a row read as JSON as its record under `names` (every
+        one a name; records.py calls this once they can no longer change), each value as
+        `as_json` makes it, or as the empty row () if it is blank."""
+        self._grammar.named = _Naming(names, as_json)
+
+    def feed(self, block: bytes) -> list[Row | Named]:
         """The rows that the sheet's next bytes completed."""
         try:
             self._step(self._pending + block)
@@ -88,7 +101,7 @@ class SheetRows:
             raise Declined(f"expat: {exc}") from exc
         return self._order.drain()
 
-    def finish(self) -> list[Row]:
+    def finish(self) -> list[Row | Named]:
         """The last rows, once the sheet's bytes have all been fed."""
         try:
             self._expat.parse(self._pending, True)
@@ -98,7 +111,6 @@ class SheetRows:
 
     def _keep(self, data: bytes, at: int) -> None:
         """Keep data[at:] for the next block; what comes before it has been read."""
-        self._offset += at
         self._pending = data[at:]
 
     def _head(self, data: bytes) -> None:
@@ -110,8 +122,9 @@ class SheetRows:
             self._keep(data, cut)
             return
         start = at + len(_SHEET_DATA_TAG)
+        fed = self._expat.fed
         self._expat.parse(data[:start])
-        if self._expat.sheet_data_at != self._offset + at:  # the text was in a comment, say
+        if self._expat.sheet_data_at != fed + at:  # the text was in a comment, say
             self._to_expat(data, start)
             return
         self._keep(data, start)
@@ -136,8 +149,9 @@ class SheetRows:
                     return
                 self._keep(data, position)  # wait for the row's end
                 return
+            fed = self._expat.fed  # expat has not seen the rows the grammar read
             self._expat.parse(data[position : end + len(b"</row>")])
-            if self._expat.row_end_at != self._offset + end:  # "</row>" was not a row's end
+            if self._expat.row_end_at != fed + end - position:  # "</row>" was not a row's end
                 self._to_expat(data, end + len(b"</row>"))
                 return
             position = end + len(b"</row>")
@@ -146,7 +160,6 @@ class SheetRows:
         """From here on expat reads everything."""
         self._step = self._expat_only
         self._expat_only(data[at:])
-        self._offset += at
 
     def _expat_only(self, data: bytes) -> None:
         self._expat.parse(data)
@@ -171,9 +184,9 @@ class RowOrder:
 
     def __init__(self) -> None:
         self._next = 1
-        self._ready: list[Row] = []
+        self._ready: list[Row | Named] = []
 
-    def add(self, number: int, row: Row) -> None:
+    def add(self, number: int, row: Row | Named) -> None:
         while self._next < number:
             self._next += 1
             self._ready.append(())
@@ -194,7 +207,7 @@ class RowOrder:
                 row[column - 1] = value
         self.add(number, tuple(row))
 
-    def drain(self) -> list[Row]:
+    def drain(self) -> list[Row | Named]:
         ready, self._ready = self._ready, []
         return ready
 
@@ -253,16 +266,23 @@ class Cells:
         except (OverflowError, ValueError):
             return "#VALUE!"
 
-    def dated(self, cells: dict[str, Any], keys: list[tuple[str, str, int]]) -> bool:
+    def dated(
+        self,
+        cells: dict[str, Any],
+        keys: list[tuple[str, str, int]],
+        as_json: Callable[[Any], Any] | None = None,
+    ) -> bool:
         """Turn a row read as JSON's date-styled numbers ("A@14@": 45123.5) into dates, by the
-        keys its block holds (grammar.DatedKeys); False to read it cell by cell."""
+        keys its block holds (grammar.DatedKeys), or into what `as_json` makes of them; False
+        to read the row cell by cell."""
         for key, column, style in keys:
             number = cells.pop(key, None)  # such a number is never null: not in this row
             if number is None:
                 continue
             if column in cells or type(number) not in (int, float):
                 return False
-            cells[column] = self._date(number, style)
+            date = self._date(number, style)
+            cells[column] = date if as_json is None else as_json(date)
         return True
 
 
@@ -288,6 +308,7 @@ class GrammarRows:
         self._formulas = formulas
         self._read_by = read_by
         self.json_row = grammar.json_row(cells.dates) if as_json else _NO_ROW
+        self.named: _Naming | None = None
         self._dated_keys = grammar.DatedKeys()
         self._attributes: dict[bytes, bool] = {}
 
@@ -347,18 +368,30 @@ class GrammarRows:
         rows = _loads(grammar.with_strings(text, self._cells.strings.literals))
         if rows is not None and (len(rows) != len(plain) or sum(map(len, rows)) != keys):
             rows = None  # a column twice
-        add, width_of, read = self._order.add, _LETTER_COLUMNS.get, 0
+        add, width_of, named = self._order.add, _LETTER_COLUMNS.get, self.named
+        as_json = named.as_json if named is not None else None
+        read = made = 0
         for index, (start, number, body, _, letters) in enumerate(plain):
             cells = rows[index] if rows is not None else None
-            if cells is not None and (not dated or self._cells.dated(cells, dated)):
+            if cells is not None and (not dated or self._cells.dated(cells, dated, as_json)):
                 width = width_of(letters) or _letters_column(letters)
-                add(int(number), tuple(map(cells.get, _column_names(width))))
+                if named is not None and width <= named.width:
+                    add(int(number), named.record(cells, width))
+                    made += 1
+                else:
+                    add(int(number), tuple(map(cells.get, _column_names(width))))
                 read += 1
             elif not self._read_cells(number, body):
-                self._read_by["json"] += read
+                self._count(read, made)
                 return start
-        self._read_by["json"] += read
+        self._count(read, made)
         return None
+
+    def _count(self, read: int, made: int) -> None:
+        """Rows read as JSON, and how many of them were given as records."""
+        self._read_by["json"] += read
+        if made:
+            self._read_by["json as records"] += made
 
     def _read_cells(self, number: bytes, body: bytes) -> bool:
         """One row's cells, or False (nothing changed) to hand the row to expat."""
@@ -400,6 +433,33 @@ class GrammarRows:
         return True
 
 
+class _Naming:
+    """Rows read as JSON made records: keyed by the field names, missing cells null, as
+    records.py names a row's cells."""
+
+    def __init__(self, names: list[str], as_json: Callable[[Any], Any]) -> None:
+        self.width = len(names)
+        self.as_json = as_json
+        self._names = names
+        self._keys: dict[int, tuple[str, ...]] = {}  # by a row's width: most rows have one
+
+    def record(self, cells: dict[str, Any], width: int) -> Named | Row:
+        """The record of a row as JSON of `width` columns (at most as many as names), or the
+        empty row if it holds nothing (records.py skips it, as openpyxl's blank rows)."""
+        keys = self._keys.get(width) or self._keys_of(width)
+        record = dict(zip(self._names, map(cells.get, keys), strict=True))
+        return () if _BLANK.issuperset(record.values()) else record
+
+    def _keys_of(self, width: int) -> tuple[str, ...]:
+        """The keys to take a row's values by: its columns' letters, then a key no row holds
+        up to the last name (a missing cell is null)."""
+        keys = self._keys[width] = _column_names(width) + ("",) * (self.width - width)
+        return keys
+
+
+_BLANK = frozenset({None, ""})
+
+
 class _ExpatRows:
     """expat's handlers for a sheet: rows and cells one event at a time, whatever the markup."""
 
@@ -411,8 +471,9 @@ class _ExpatRows:
         self._formulas = formulas
         self._read_by = read_by
         self.prefixes: set[bytes] = set()  # namespace prefixes declared on the root
-        self.sheet_data_at = -1
+        self.sheet_data_at = -1  # where expat met these, counted in the bytes it was fed
         self.row_end_at = -1
+        self.fed = 0
         self._root_seen = False
         self._row = _Row()
         self._cell = _Cell()
@@ -420,11 +481,12 @@ class _ExpatRows:
 
     def parse(self, data: bytes, final: bool = False) -> None:
         self._parser.Parse(data, final)
+        self.fed += len(data)
 
     def _new_parser(self) -> Any:
         parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
         parser.buffer_text = True
-        parser.buffer_size = _BLOCK
+        parser.buffer_size = SHEET_BLOCK
         parser.StartDoctypeDeclHandler = _refuse
         parser.EntityDeclHandler = _refuse
         parser.StartElementHandler = self._start
