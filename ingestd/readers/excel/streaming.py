@@ -91,7 +91,7 @@ class SheetRows:
         """From the next block on, give a row read as JSON as its record under `names` (every
         one a name; records.py calls this once they can no longer change), each value as
         `as_json` makes it, or as the empty row () if it is blank."""
-        self._grammar.named = _Naming(names, as_json)
+        self._grammar.named = _AsRecords(names, as_json)
 
     def feed(self, block: bytes) -> list[Row | Named]:
         """The rows that the sheet's next bytes completed."""
@@ -308,7 +308,7 @@ class GrammarRows:
         self._formulas = formulas
         self._read_by = read_by
         self.json_row = grammar.json_row(cells.dates) if as_json else _NO_ROW
-        self.named: _Naming | None = None
+        self.named: _AsRecords | None = None
         self._dated_keys = grammar.DatedKeys()
         self._attributes: dict[bytes, bool] = {}
 
@@ -433,7 +433,7 @@ class GrammarRows:
         return True
 
 
-class _Naming:
+class _AsRecords:
     """Rows read as JSON made records: keyed by the field names, missing cells null, as
     records.py names a row's cells."""
 
