@@ -14,7 +14,6 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-import httpx
 import structlog
 
 from ingestd import log as logging_setup
@@ -38,6 +37,8 @@ from ingestd.runtime.watcher import Watch, Watcher
 from ingestd.settings import InboxSettings, Settings, load
 
 if TYPE_CHECKING:
+    import httpx
+
     from ingestd.runtime.prometheus import PrometheusMetrics
 
 log = structlog.get_logger("ingestd.runtime.daemon")
