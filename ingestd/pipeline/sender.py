@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -60,6 +61,7 @@ class Sender:
         self._now = now
         self._transport = transport
         self._connection: _Connection | None = None  # made with the first post
+        self._connecting = threading.Lock()  # an inbox's workers share their sender
         self._headers = headers or {}
 
     def post(self, body: bytes, idempotency_key: str) -> Answer:
@@ -93,12 +95,14 @@ class Sender:
     def _connect(self) -> _Connection:
         import httpx
 
-        transport = self._transport or httpx.HTTPTransport(
-            verify=self._verify, proxy=proxy_for(self._url)
-        )
-        extensions = {"timeout": httpx.Timeout(self._timeout).as_dict()}
-        self._connection = _Connection(httpx.URL(self._url), transport, extensions)
-        return self._connection
+        with self._connecting:
+            if self._connection is None:
+                transport = self._transport or httpx.HTTPTransport(
+                    verify=self._verify, proxy=proxy_for(self._url)
+                )
+                extensions = {"timeout": httpx.Timeout(self._timeout).as_dict()}
+                self._connection = _Connection(httpx.URL(self._url), transport, extensions)
+            return self._connection
 
     def close(self) -> None:
         if self._connection is not None:
