@@ -87,7 +87,7 @@ def record_rows(
     """The rows that are records (not blank), each with its record index and row number."""
     index = 0
     for number, row in numbered:
-        if type(row) is dict or not _BLANK.issuperset(row):
+        if not _BLANK.issuperset(row.values() if type(row) is dict else row):
             yield index, number, row
             index += 1
 

@@ -90,7 +90,7 @@ class SheetRows:
     def name_records(self, names: list[str], as_json: Callable[[Any], Any]) -> None:
         """From the next block on, give a row read as JSON as its record under `names` (every
         one a name; records.py calls this once they can no longer change), each value as
-        `as_json` makes it, or as the empty row () if it is blank."""
+        `as_json` makes it."""
         self._grammar.named = _AsRecords(names, as_json)
 
     def feed(self, block: bytes) -> list[Row | Named]:
@@ -443,21 +443,17 @@ class _AsRecords:
         self._names = names
         self._keys: dict[int, tuple[str, ...]] = {}  # by a row's width: most rows have one
 
-    def record(self, cells: dict[str, Any], width: int) -> Named | Row:
-        """The record of a row as JSON of `width` columns (at most as many as names), or the
-        empty row if it holds nothing (records.py skips it, as openpyxl's blank rows)."""
+    def record(self, cells: dict[str, Any], width: int) -> Named:
+        """The record of a row as JSON of `width` columns (at most as many as names); a blank
+        one is skipped by records.py, as a blank row is."""
         keys = self._keys.get(width) or self._keys_of(width)
-        record = dict(zip(self._names, map(cells.get, keys), strict=True))
-        return () if _BLANK.issuperset(record.values()) else record
+        return dict(zip(self._names, map(cells.get, keys), strict=True))
 
     def _keys_of(self, width: int) -> tuple[str, ...]:
         """The keys to take a row's values by: its columns' letters, then a key no row holds
         up to the last name (a missing cell is null)."""
         keys = self._keys[width] = _column_names(width) + ("",) * (self.width - width)
         return keys
-
-
-_BLANK = frozenset({None, ""})
 
 
 class _ExpatRows:
