@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -173,11 +174,18 @@ class Reader(Protocol):
         sheet, row...), for a report about a record found bad after the reader gave it."""
 
 
-def chooser(readers: Mapping[str, Reader]) -> Callable[[str], Reader]:
-    """Pick a file's reader by its name: `readers` by kind ("json", "excel", "csv", "tsv",
-    "ndjson", "xml"), chosen by KINDS."""
+def chooser(makers: Mapping[str, Callable[[], Reader]]) -> Callable[[str], Reader]:
+    """Pick a file's reader by its name: made by `makers` by kind ("json", "excel", "csv",
+    "tsv", "ndjson", "xml"), chosen by KINDS. Each kind's reader is made with the first file of
+    its kind, then kept: a staging ahead and its worker must name the same reader."""
+    made: dict[str, Reader] = {}
+    making = threading.Lock()  # an inbox's workers choose at once
 
     def choose(name: str) -> Reader:
-        return readers[KINDS.get(PurePath(name).suffix.lower(), "json")]
+        kind = KINDS.get(PurePath(name).suffix.lower(), "json")
+        with making:
+            if kind not in made:
+                made[kind] = makers[kind]()
+            return made[kind]
 
     return choose

@@ -4,8 +4,6 @@ headers every request carries, and a receiver that never answers."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 
@@ -176,32 +174,3 @@ def test_without_a_secret_nothing_is_signed():
     )
     sender.post(b"{}", "k")
     assert not any(name.startswith("webhook-") for name in seen[0].headers)
-
-
-def test_a_started_daemon_imports_httpx_with_its_first_request_not_before(tmp_path):
-    """httpx's import is about a fifth of the time from start to READY=1: a daemon that has
-    started, and has nothing to send, has not paid it; the first request does."""
-    code = """
-import sys
-from ingestd.runtime.daemon import Daemon
-from ingestd.settings import from_mapping
-inbox = {"name": "p", "root": sys.argv[1], "callback_url": "http://127.0.0.1:9/cb"}
-daemon = Daemon(from_mapping({"inbox": [inbox]}))
-daemon.start()
-print("httpx loaded:", "httpx" in sys.modules)
-daemon.stop_event.set()
-daemon.shutdown()
-from ingestd.pipeline.sender import Sender
-from ingestd.errors import ReceiverUnavailable
-try:
-    Sender("http://127.0.0.1:9/cb", 1).post(b"{}", "k")
-except ReceiverUnavailable:
-    pass
-print("httpx loaded:", "httpx" in sys.modules)
-"""
-    found = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "spool")],
-        capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
-    loaded = [line.split(": ")[1] for line in found.stdout.splitlines() if "httpx loaded" in line]
-    assert loaded == ["False", "True"], found.stdout + found.stderr

@@ -14,9 +14,9 @@ import xmltodict
 from ingestd.core.chunking import ChunkLimits
 from ingestd.errors import InvalidInput
 from ingestd.pipeline.isolation import ParserProcess
-from ingestd.readers.xml import XmlReader
 from ingestd.readers.xml.document import MAX_RECORD_BYTES, Document
 from ingestd.readers.xml.paths import RecordPath
+from ingestd.readers.xml.reader import XmlReader
 from tests.harness import INBOX, Harness, stage_bytes, staged_records
 
 PATH = "/catalog/product"

@@ -1,5 +1,4 @@
-"""XML files: the elements at a record path, streamed through xmltodict on expat."""
+"""XML files: the elements at a record path, streamed through xmltodict on expat.
 
-from ingestd.readers.xml.reader import XmlReader
-
-__all__ = ["XmlReader"]
+The reader is in xml/reader.py and not imported here: the settings read record paths
+(xml/paths.py) at start, and need neither the reader nor xmltodict."""
