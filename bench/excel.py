@@ -17,22 +17,28 @@ from pathlib import Path
 import orjson
 
 from bench.data import write_xlsx
-from bench.stack import MemorySampler, Stack, machine, median
+from bench.stack import PEAK_KB, MemorySampler, Stack, machine, median
 
-OPENPYXL_LOOP = """
-import resource, sys, time, openpyxl
+OPENPYXL_LOOP = (
+    PEAK_KB
+    + """
+import sys, time, openpyxl
 start = time.perf_counter()
 workbook = openpyxl.load_workbook(sys.argv[1], read_only=True, data_only=True)
 rows = sum(1 for _ in workbook.worksheets[0].iter_rows(values_only=True))
-print(rows, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(rows, time.perf_counter() - start, peak_kb())
 """
-CALAMINE = """
-import resource, sys, time, python_calamine
+)
+CALAMINE = (
+    PEAK_KB
+    + """
+import sys, time, python_calamine
 start = time.perf_counter()
 workbook = python_calamine.CalamineWorkbook.from_path(sys.argv[1])
 rows = sum(1 for _ in workbook.get_sheet_by_index(0).to_python())
-print(rows, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(rows, time.perf_counter() - start, peak_kb())
 """
+)
 
 
 def baseline(script: str, path: Path) -> tuple[float, float] | None:

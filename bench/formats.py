@@ -14,25 +14,28 @@ from pathlib import Path
 
 from bench import data
 from bench.excel import baseline
-from bench.stack import MemorySampler, Stack, machine, median, print_rows
+from bench.stack import PEAK_KB, MemorySampler, Stack, machine, median, print_rows
 
 LOOPS = {
-    "csv": """
-import csv, resource, sys, time
+    "csv": PEAK_KB
+    + """
+import csv, sys, time
 start = time.perf_counter()
 with open(sys.argv[1], encoding="utf-8", newline="") as f:
     count = sum(1 for _ in csv.DictReader(f))
-print(count, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(count, time.perf_counter() - start, peak_kb())
 """,
-    "ndjson": """
-import orjson, resource, sys, time
+    "ndjson": PEAK_KB
+    + """
+import orjson, sys, time
 start = time.perf_counter()
 with open(sys.argv[1], "rb") as f:
     count = sum(1 for line in f if line.strip() and orjson.loads(line) is not None)
-print(count, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(count, time.perf_counter() - start, peak_kb())
 """,
-    "xml": """
-import resource, sys, time, xmltodict
+    "xml": PEAK_KB
+    + """
+import sys, time, xmltodict
 start = time.perf_counter()
 count = 0
 def item(path, record):
@@ -41,7 +44,7 @@ def item(path, record):
     return True
 with open(sys.argv[1], "rb") as f:
     xmltodict.parse(f, item_depth=2, item_callback=item)
-print(count, time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(count, time.perf_counter() - start, peak_kb())
 """,
 }
 LOOP_NAMES = {

@@ -11,9 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.stack import PEAK_KB
+
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
 
-PROBE = """
+PROBE = (
+    PEAK_KB
+    + """
 import resource, sys, time, tempfile, pathlib
 resource.setrlimit(resource.RLIMIT_AS, (1024 << 20, 1024 << 20))
 from ingestd.core.chunking import ChunkLimits
@@ -36,8 +40,9 @@ except InvalidInput as exc:
     outcome = "failed: " + exc.message[:60]
 except MemoryError:
     outcome = "failed: memory limit"
-print(round(time.perf_counter() - start, 3), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, outcome)
+print(round(time.perf_counter() - start, 3), peak_kb() // 1024, outcome)
 """
+)
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from bench.data import flat, product, products, write_xlsx
 from bench.stack import (
+    PEAK_KB,
     MemorySampler,
     Stack,
     family_cpu_seconds,
@@ -40,14 +41,16 @@ from bench.stack import (
     script_cost,
 )
 
-OPENPYXL_LOOP = """
-import resource, sys, time, openpyxl
+OPENPYXL_LOOP = (
+    PEAK_KB
+    + """
+import sys, time, openpyxl
 start, cpu = time.perf_counter(), time.process_time()
 workbook = openpyxl.load_workbook(sys.argv[1], read_only=True, data_only=True)
 rows = sum(1 for _ in workbook.worksheets[0].iter_rows(values_only=True))
-usage = resource.getrusage(resource.RUSAGE_SELF)
-print(rows, time.perf_counter() - start, usage.ru_maxrss, time.process_time() - cpu)
+print(rows, time.perf_counter() - start, peak_kb(), time.process_time() - cpu)
 """
+)
 # The loop's wall time and CPU seconds are both counted from after its imports, as ingestd's are
 # from after its parser's first workbook (one_round): each side's steady state.
 

@@ -27,6 +27,7 @@ import orjson
 from bench import formats, idle, producers
 from bench.data import write_json_sized
 from bench.stack import (
+    PEAK_KB,
     MemorySampler,
     Stack,
     family_cpu_seconds,
@@ -41,10 +42,11 @@ from bench.stack import (
 
 _USAGE = """
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(count, time.perf_counter() - start, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
+print(count, time.perf_counter() - start, peak_kb(), usage.ru_utime + usage.ru_stime)
 """
 IJSON_FLOOR = (
-    """
+    PEAK_KB
+    + """
 import resource, sys, time, ijson
 start = time.perf_counter()
 with open(sys.argv[1], "rb") as f:
@@ -54,7 +56,8 @@ with open(sys.argv[1], "rb") as f:
 )
 
 PARTS = (
-    """
+    PEAK_KB
+    + """
 import gc, hashlib, resource, sys, time, orjson
 start = time.perf_counter()
 gc.disable()  # as staging does
@@ -87,7 +90,8 @@ here) and written in canonical form, the file's digest, each chunk's checksum an
 No staging, no HTTP, no journal. Written for bench/data.py's file: one record per line."""
 
 NAIVE = (
-    """
+    PEAK_KB
+    + """
 import base64, hashlib, json, resource, sys, time, httpx, orjson
 start = time.perf_counter()
 with open(sys.argv[1]) as f:

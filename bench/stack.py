@@ -120,9 +120,20 @@ def family_cpu_seconds(pid: int) -> float:
     return total
 
 
+PEAK_KB = """
+def peak_kb():
+    # VmHWM, this process's own peak. ru_maxrss would report the benchmark's own when it is
+    # larger: Linux keeps the peak of the address space a child had before its exec, and a
+    # child started by vfork has had its parent's.
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+"""
+"""Prepended to a script that reports its peak memory: it defines peak_kb()."""
+
+
 def script_cost(code: str, *args: str) -> tuple[float, float, float]:
     """(seconds, peak MB, CPU seconds) of a script in a fresh interpreter that prints its count,
-    seconds, ru_maxrss and user + system seconds."""
+    seconds, peak kB (PEAK_KB) and user + system seconds."""
     result = subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
     )

@@ -78,3 +78,16 @@ def test_the_json_rows_compare_ingestd_with_the_floor_the_parts_and_the_naive_sc
     assert rows["the unavoidable parts alone vs the floor (ratio)"] > 0
     assert rows["CPU seconds, all of ingestd's processes"] > 0
     assert len(rows) == 9
+
+
+def test_a_script_reports_its_own_peak_memory_not_the_benchmarks():
+    """A child started by vfork and exec keeps its parent's peak in ru_maxrss, so the loops'
+    figures showed the benchmark's own size (1495 MB once it had written openpyxl's workbooks).
+    The scripts read VmHWM: a benchmark holding 300 MB does not show in a loop's figure."""
+    from bench.stack import PEAK_KB, script_cost
+
+    held = bytearray(300 << 20)
+    held[::4096] = b"\x01" * len(range(0, len(held), 4096))  # written to: resident
+    _, peak_mb, _ = script_cost(PEAK_KB + "print(1, 0.0, peak_kb(), 0.0)\n")
+    assert 0 < peak_mb < 100, peak_mb
+    assert held[4096] == 1
