@@ -27,19 +27,16 @@ def readers_for(settings: InboxSettings) -> Callable[[str], Reader]:
             header_conflicts=settings.excel_header_conflicts,
         )
 
-    def csv(delimiter: str) -> Callable[[], Reader]:
-        def make() -> Reader:
-            from ingestd.readers.csv import CsvReader
+    def csv(delimiter: str) -> Reader:
+        from ingestd.readers.csv import CsvReader
 
-            return CsvReader(
-                delimiter,
-                settings.csv_quotechar,
-                settings.csv_encoding,
-                settings.csv_header_row,
-                settings.csv_header_conflicts,
-            )
-
-        return make
+        return CsvReader(
+            delimiter,
+            settings.csv_quotechar,
+            settings.csv_encoding,
+            settings.csv_header_row,
+            settings.csv_header_conflicts,
+        )
 
     def ndjson() -> Reader:
         from ingestd.readers.ndjson import NdjsonReader
@@ -55,8 +52,8 @@ def readers_for(settings: InboxSettings) -> Callable[[str], Reader]:
         {
             "json": json,
             "excel": excel,
-            "csv": csv(settings.csv_delimiter),
-            "tsv": csv("\t"),
+            "csv": lambda: csv(settings.csv_delimiter),
+            "tsv": lambda: csv("\t"),
             "ndjson": ndjson,
             "xml": xml,
         }
