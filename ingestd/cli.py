@@ -21,7 +21,6 @@ from ingestd.errors import ConfigError
 from ingestd.failpoints import Failpoints
 from ingestd.fs.spool import Layout
 from ingestd.ops import check_config as checks
-from ingestd.ops import status
 from ingestd.settings import Settings, config_path, from_mapping, load
 
 EXIT_CONFIG = 2
@@ -238,6 +237,8 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from ingestd.ops import status
+
     _, settings = _operator_settings(args.config)
     statuses = [status.inbox_status(inbox, args.recent) for inbox in settings.inbox]
     if args.json:

@@ -12,11 +12,12 @@ import orjson
 
 from ingestd.core.chunking import ChunkLimits
 from ingestd.core.outcome import Outcome
+from ingestd.core.retry import RetryPolicy
 from ingestd.failpoints import Failpoints
 from ingestd.fs.claim import ClaimFolder
 from ingestd.fs.durable import Disk, Fault
 from ingestd.fs.spool import Layout, Spool
-from ingestd.pipeline.delivery import Delivery, RetryPolicy
+from ingestd.pipeline.delivery import Delivery
 from ingestd.pipeline.ingest import Ingestion
 from ingestd.pipeline.sender import Sender
 from ingestd.pipeline.staging import InProcess, Stager

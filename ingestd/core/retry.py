@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """An inbox's backoff: the first delay and the longest."""
+
+    initial_delay: float
+    max_delay: float
 
 
 def backoff_delay(

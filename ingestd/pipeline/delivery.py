@@ -11,7 +11,7 @@ from typing import Any
 from ingestd.clock import Clock, iso
 from ingestd.core import protocol
 from ingestd.core.backpressure import Hints
-from ingestd.core.retry import backoff_delay
+from ingestd.core.retry import RetryPolicy, backoff_delay
 from ingestd.errors import (
     Interrupted,
     ReceiverLostState,
@@ -26,12 +26,6 @@ from ingestd.pipeline.sender import Sender
 MAX_CHECKSUM_RESENDS = 3
 
 Outcome = protocol.Acknowledged | protocol.RewindTo | protocol.TooLarge
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    initial_delay: float
-    max_delay: float
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, Protocol
 
 from ingestd.errors import Declined, Reread
+from ingestd.once import Once
 
 __all__ = [
     "EXCEL_SUFFIXES",
@@ -178,14 +178,9 @@ def chooser(makers: Mapping[str, Callable[[], Reader]]) -> Callable[[str], Reade
     """Pick a file's reader by its name: made by `makers` by kind ("json", "excel", "csv",
     "tsv", "ndjson", "xml"), chosen by KINDS. Each kind's reader is made with the first file of
     its kind, then kept: a staging ahead and its worker must name the same reader."""
-    made: dict[str, Reader] = {}
-    making = threading.Lock()  # an inbox's workers choose at once
+    readers = {kind: Once(make) for kind, make in makers.items()}
 
     def choose(name: str) -> Reader:
-        kind = KINDS.get(PurePath(name).suffix.lower(), "json")
-        with making:
-            if kind not in made:
-                made[kind] = makers[kind]()
-            return made[kind]
+        return readers[KINDS.get(PurePath(name).suffix.lower(), "json")]()
 
     return choose

@@ -19,15 +19,13 @@ import structlog
 from ingestd import log as logging_setup
 from ingestd.clock import Clock, SystemClock
 from ingestd.core.chunking import ChunkLimits
+from ingestd.core.retry import RetryPolicy
 from ingestd.core.settle import wanted
 from ingestd.errors import ConfigError
 from ingestd.failpoints import Failpoints
 from ingestd.fs.durable import Disk
 from ingestd.fs.spool import Layout, Spool, entries
-from ingestd.pipeline import isolation
-from ingestd.pipeline.delivery import Delivery, RetryPolicy
-from ingestd.pipeline.sender import Sender
-from ingestd.pipeline.staging import Stager
+from ingestd.once import Once
 from ingestd.readers.inbox import readers_for
 from ingestd.runtime.inbox import Inbox, Parts, Timing
 from ingestd.runtime.metrics import Metrics, NoMetrics
@@ -39,6 +37,9 @@ from ingestd.settings import InboxSettings, Settings, load
 if TYPE_CHECKING:
     import httpx
 
+    from ingestd.pipeline.delivery import Delivery
+    from ingestd.pipeline.sender import Sender
+    from ingestd.pipeline.staging import Stager
     from ingestd.runtime.prometheus import PrometheusMetrics
 
 log = structlog.get_logger("ingestd.runtime.daemon")
@@ -46,11 +47,13 @@ log = structlog.get_logger("ingestd.runtime.daemon")
 STATUS_SECONDS = 1.0
 HTTP_GRACE_SECONDS = 30.0
 
-StagerFactory = Callable[[InboxSettings], Stager]
+StagerFactory = Callable[[InboxSettings], "Stager"]
 """A worker's parser: by default a process of its own, with the inbox's limits."""
 
 
 def parser_process(settings: InboxSettings) -> Stager:
+    from ingestd.pipeline import isolation
+
     return isolation.ParserProcess(
         settings.parse_memory_limit_mb, settings.parse_time_limit_seconds
     )
@@ -62,8 +65,13 @@ class _Running:
 
     settings: InboxSettings
     inbox: Inbox
-    sender: Sender
+    sender: Once[Sender]
     watch: Watch
+
+    def close_sender(self) -> None:
+        sender = self.sender.made()
+        if sender is not None:
+            sender.close()
 
 
 class Daemon:
@@ -129,7 +137,7 @@ class Daemon:
             running.inbox.stop()
         for running in every:
             running.inbox.join()
-            running.sender.close()
+            running.close_sender()
         self._watcher.stop()
         if self._metrics_server is not None:
             self._metrics_server.close()
@@ -171,20 +179,12 @@ class Daemon:
             self._metrics,
             grace=settings.request_timeout_seconds + self._liveness_grace,
         )
-        sender = Sender(
-            settings.callback_url,
-            settings.request_timeout_seconds,
-            self._transport,
-            headers=settings.auth_headers(),
-            verify=settings.httpx_verify(),
-            signing_keys=settings.signing_keys(),
-            now=self.clock.now,
-        )
+        sender = Once(lambda: self._sender(settings))
         retry = RetryPolicy(settings.retry_initial_delay_seconds, settings.retry_max_delay_seconds)
         secrets = settings.secrets()
         parts = Parts(
             spool=Spool(layout, settings.patterns, settings.name, self._disk, self._failpoints),
-            delivery=Delivery(sender, retry, self.clock, self.stop_event, progress, random.random),
+            delivery=Once(lambda: self._delivery(sender(), retry, progress)),
             reader_for=readers_for(settings),
             limits=ChunkLimits(settings.chunk_records, settings.chunk_bytes),
             new_stager=lambda: self._new_stager(settings),
@@ -200,6 +200,24 @@ class Daemon:
         watch = self._watcher.watch(layout.inbox, inbox.events)
         self._running[settings.name] = _Running(settings, inbox, sender, watch)
         inbox.start()
+
+    def _sender(self, settings: InboxSettings) -> Sender:
+        from ingestd.pipeline.sender import Sender
+
+        return Sender(
+            settings.callback_url,
+            settings.request_timeout_seconds,
+            self._transport,
+            headers=settings.auth_headers(),
+            verify=settings.httpx_verify(),
+            signing_keys=settings.signing_keys(),
+            now=self.clock.now,
+        )
+
+    def _delivery(self, sender: Sender, retry: RetryPolicy, progress: InboxProgress) -> Delivery:
+        from ingestd.pipeline.delivery import Delivery
+
+        return Delivery(sender, retry, self.clock, self.stop_event, progress, random.random)
 
     # -- reload -----------------------------------------------------------------------------------
 
@@ -245,7 +263,7 @@ class Daemon:
         for running in self._retiring:
             if running.inbox.ended():
                 running.inbox.join()
-                running.sender.close()
+                running.close_sender()
                 self._watcher.unwatch(running.watch)
                 log.info("inbox stopped", inbox=running.settings.name)
             else:

@@ -12,6 +12,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -19,19 +20,22 @@ from ingestd.clock import Clock, iso
 from ingestd.core import scheduling
 from ingestd.core.chunking import ChunkLimits
 from ingestd.core.names import printable_name
-from ingestd.core.retry import backoff_delay
+from ingestd.core.retry import RetryPolicy, backoff_delay
 from ingestd.core.scheduling import Mode
 from ingestd.core.settle import Settler
 from ingestd.errors import Interrupted, ParserUnavailable, SpoolIOError, Transient
 from ingestd.failpoints import Failpoints
 from ingestd.fs.claim import ClaimFolder
 from ingestd.fs.spool import Spool
-from ingestd.pipeline.delivery import Delivery, RetryPolicy
-from ingestd.pipeline.ingest import Ingestion
-from ingestd.pipeline.staging import Opening, Stager, StageRequest
+from ingestd.once import Once
 from ingestd.readers import Reader
 from ingestd.runtime.progress import InboxProgress
 from ingestd.runtime.watcher import CLOSED, LOST, OPENED, Event
+
+if TYPE_CHECKING:
+    from ingestd.pipeline.delivery import Delivery
+    from ingestd.pipeline.ingest import Ingestion
+    from ingestd.pipeline.staging import Stager
 
 log = structlog.get_logger("ingestd.runtime.inbox")
 
@@ -49,10 +53,11 @@ class Timing:
 
 @dataclass(frozen=True)
 class Parts:
-    """What an inbox's workers ingest with, built by the daemon from the inbox's settings."""
+    """What an inbox's workers ingest with, built by the daemon from the inbox's settings.
+    The pipeline's own modules are imported with the first file (ingestd/once.py)."""
 
     spool: Spool
-    delivery: Delivery
+    delivery: Callable[[], Delivery]  # the inbox's one Delivery, made with its first file
     reader_for: Callable[[str], Reader]
     limits: ChunkLimits
     new_stager: Callable[[], Stager]  # one per worker: its parser process
@@ -300,7 +305,7 @@ class Inbox:
     # -- the workers: one claimed file at a time each ------------------------------------------
 
     def _work(self) -> None:
-        stager = self._parts.new_stager()
+        stager = Once(self._parts.new_stager)  # with the first file, and its modules
         ahead: ClaimFolder | None = None  # the next file, staged while this one is sent
         try:
             while not self._stop.is_set():
@@ -309,7 +314,7 @@ class Inbox:
                 if claim is None:
                     return
                 try:
-                    ahead = self._ingest(claim, stager)
+                    ahead = self._ingest(claim, stager())
                 finally:
                     self._claims.finished()
                     self.wake()  # the scout: room for another claim
@@ -317,7 +322,8 @@ class Inbox:
                     self._claims.finished()  # taken early, left in work/ for a successor
                     ahead = None
         finally:
-            stager.close()
+            if (made := stager.made()) is not None:
+                made.close()
             self.progress.forget_thread()
 
     def _ingest(self, claim: ClaimFolder, stager: Stager) -> ClaimFolder | None:
@@ -351,6 +357,8 @@ class Inbox:
         return ahead
 
     def _ingestion(self, claim: ClaimFolder, stager: Stager) -> Ingestion:
+        from ingestd.pipeline.ingest import Ingestion
+
         parts = self._parts
         return Ingestion(
             claim,
@@ -358,7 +366,7 @@ class Inbox:
             parts.reader_for(claim.name),
             parts.limits,
             stager,
-            parts.delivery,
+            parts.delivery(),
             parts.spool,
             self.progress,
             self._clock,
@@ -381,6 +389,8 @@ class Inbox:
             except SpoolIOError:
                 return claim  # its own ingestion makes it durable, or says why not
             claim = dataclasses.replace(claim, durable=True)
+        from ingestd.pipeline.staging import Opening, StageRequest
+
         parts = self._parts
         opening = Opening(self.name, iso(self._clock.now()))
         stager.stage_ahead(StageRequest(claim, parts.reader_for(claim.name), parts.limits, opening))
