@@ -1,7 +1,8 @@
 """The daemon at rest: seconds from `ingestd run` to READY=1 (read from a notify socket of our
 own, as systemd would), then its memory once idle: every process's proportional set size added
 up (pages shared between the parent and its forked children counted once), the main process's
-RSS, and how many processes there are.
+RSS, and how many processes there are. ingestd's byte-code is compiled first, as its package
+ships it (bench/stack.py, compile_ahead).
 
     python -m bench.idle [--repeat 5] [--workdir /tmp/ingestd-bench-idle]
 """
@@ -19,7 +20,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.stack import family, machine, median, print_rows, proc_status, pss_kb
+from bench.stack import (
+    compile_ahead,
+    family,
+    machine,
+    median,
+    print_rows,
+    proc_status,
+    pss_kb,
+)
+
+LIBRARIES = ("orjson", "pydantic_settings", "sdnotify", "structlog", "watchdog.observers.inotify_c")
+"""The libraries a daemon imports before READY=1 (tests/test_bench.py holds them to what a
+started daemon has imported)."""
 
 
 @dataclass(frozen=True)
@@ -28,12 +41,29 @@ class Idle:
     pss_mb: float
     main_rss_mb: float
     processes: int
+    libraries_seconds: float
+
+
+def libraries_seconds() -> float:
+    """From starting a fresh interpreter to its having imported LIBRARIES (as READY=1 is read:
+    its exit is not counted): what no start with them can go below."""
+    code = "import " + ", ".join(LIBRARIES) + "; print(flush=True)"
+    started = time.monotonic()
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE) as child:
+        assert child.stdout is not None
+        child.stdout.readline()
+        imported = time.monotonic() - started
+    if child.returncode != 0:
+        raise RuntimeError(f"python -c {code!r} failed")
+    return imported
 
 
 def measure(workdir: Path, settle: float = 2.0) -> Idle:
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
+    compile_ahead()
+    libraries = libraries_seconds()
     config = workdir / "config.toml"
     config.write_text(
         "[[inbox]]\n"
@@ -61,7 +91,7 @@ def measure(workdir: Path, settle: float = 2.0) -> Idle:
         members = family(daemon.pid)
         pss = sum(pss_kb(pid) for pid in members) / 1024
         rss = proc_status(daemon.pid, "VmRSS") / 1024
-        return Idle(ready, pss, rss, len(members))
+        return Idle(ready, pss, rss, len(members), libraries)
     finally:
         os.kill(daemon.pid, signal.SIGKILL)
         daemon.wait()
@@ -82,6 +112,11 @@ def main(argv: list[str] | None = None) -> None:
 def rows(runs: list[Idle]) -> list[tuple[str, float, str]]:
     return [
         ("start to READY=1 (s)", median([r.ready_seconds for r in runs]), "target <= 0.3 s"),
+        (
+            "  its libraries alone: start and import (s)",
+            median([r.libraries_seconds for r in runs]),
+            "python -c 'import " + ", ".join(LIBRARIES) + "'",
+        ),
         (
             "idle, all processes together (MB PSS)",
             median([r.pss_mb for r in runs]),

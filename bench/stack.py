@@ -3,6 +3,7 @@ from /proc: wall time from drop to completion, peak memory (VmHWM) and CPU secon
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import os
 import shutil
@@ -18,6 +19,17 @@ from typing import Any
 
 import httpx
 import orjson
+
+import ingestd
+
+
+def compile_ahead() -> None:
+    """ingestd's byte-code written before a daemon starts, as its package ships it
+    (packaging/build_deb.py) and as Python writes it on a first import unless told not to. A
+    checkout run under PYTHONDONTWRITEBYTECODE=1 (this machine's environment) would otherwise
+    compile all of ingestd's modules again at every start, which no installed daemon does.
+    Quick once done: a module whose byte-code is current is skipped."""
+    compileall.compile_dir(Path(ingestd.__file__).parent, quiet=1)
 
 
 def free_port() -> int:
@@ -165,6 +177,7 @@ class Stack:
         if root.exists():
             shutil.rmtree(root)
         root.mkdir(parents=True)
+        compile_ahead()
         self.root = root
         self.port = free_port()
         self.spool = root / "spool"

@@ -91,3 +91,44 @@ def test_a_script_reports_its_own_peak_memory_not_the_benchmarks():
     _, peak_mb, _ = script_cost(PEAK_KB + "print(1, 0.0, peak_kb(), 0.0)\n")
     assert 0 < peak_mb < 100, peak_mb
     assert held[4096] == 1
+
+
+STARTED_DAEMON_LIBRARIES = """
+import sys
+from ingestd.runtime.daemon import Daemon
+from ingestd.settings import from_mapping
+import ingestd.cli
+
+settings = from_mapping({"inbox": [
+    {"name": "p", "root": sys.argv[1], "callback_url": "http://127.0.0.1:9/cb"}]})
+daemon = Daemon(settings)
+daemon.start()
+daemon.stop_event.set()
+daemon.shutdown()
+"""
+
+THIRD_PARTY = """
+import sys
+own = ("ingestd", "__main__", "__editable__", "_sysconfigdata")
+print("third party:", *sorted({name.split(".")[0] for name in sys.modules} - set(sys.stdlib_module_names)
+              - {name for name in sys.modules if name.startswith(own)}))
+"""
+
+
+def test_the_ready_floor_imports_what_a_started_daemon_imports_of_other_projects(tmp_path):
+    """bench.idle prints beside READY the time a fresh interpreter takes to import
+    idle.LIBRARIES: that floor means something only if they are what a daemon imports from
+    other projects before READY, no more and no fewer."""
+    from bench.idle import LIBRARIES
+
+    def third_party(code: str) -> list[str]:
+        found = subprocess.run(
+            [sys.executable, "-c", code + THIRD_PARTY, str(tmp_path / "spool")],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        line = [n for n in found.stdout.splitlines() if n.startswith("third party:")]
+        return line[0].split()[2:]
+
+    daemon = third_party(STARTED_DAEMON_LIBRARIES)
+    assert "pydantic_settings" in daemon
+    assert third_party("import " + ", ".join(LIBRARIES) + "\n") == daemon
