@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import random
 import signal
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -57,6 +58,15 @@ def parser_process(settings: InboxSettings) -> Stager:
     return isolation.ParserProcess(
         settings.parse_memory_limit_mb, settings.parse_time_limit_seconds
     )
+
+
+@dataclass(frozen=True)
+class _Credentials:
+    """What an inbox's sender needs from files and credentials, read when the inbox starts."""
+
+    headers: dict[str, str]
+    verify: bool | ssl.SSLContext
+    signing_keys: tuple[bytes, ...]
 
 
 @dataclass
@@ -179,7 +189,10 @@ class Daemon:
             self._metrics,
             grace=settings.request_timeout_seconds + self._liveness_grace,
         )
-        sender = Once(lambda: self._sender(settings))
+        credentials = _Credentials(
+            settings.auth_headers(), settings.httpx_verify(), settings.signing_keys()
+        )  # read now: one that cannot be read stops the start, not the first file
+        sender = Once(lambda: self._sender(settings, credentials))
         retry = RetryPolicy(settings.retry_initial_delay_seconds, settings.retry_max_delay_seconds)
         secrets = settings.secrets()
         parts = Parts(
@@ -201,16 +214,16 @@ class Daemon:
         self._running[settings.name] = _Running(settings, inbox, sender, watch)
         inbox.start()
 
-    def _sender(self, settings: InboxSettings) -> Sender:
+    def _sender(self, settings: InboxSettings, credentials: _Credentials) -> Sender:
         from ingestd.pipeline.sender import Sender
 
         return Sender(
             settings.callback_url,
             settings.request_timeout_seconds,
             self._transport,
-            headers=settings.auth_headers(),
-            verify=settings.httpx_verify(),
-            signing_keys=settings.signing_keys(),
+            headers=credentials.headers,
+            verify=credentials.verify,
+            signing_keys=credentials.signing_keys,
             now=self.clock.now,
         )
 
